@@ -1,0 +1,197 @@
+import type { Decimal } from './decimal.js';
+
+export type Coin = string;
+export type LegKind = 'spot' | 'perp';
+export type Side = 'buy' | 'sell';
+export type TradingMode = 'paper' | 'live';
+
+/** Trading rules of one market, from the venue: what a valid order looks like. */
+export interface Instrument {
+  coin: Coin;
+  kind: LegKind;
+  /** Unified symbol: `BTC/USDT` for spot, `BTC/USDT:USDT` for the linear perp. */
+  symbol: string;
+  qtyStep: Decimal;
+  priceTick: Decimal;
+  minQty: Decimal;
+  maxQty: Decimal;
+  minNotionalUsd: Decimal;
+  makerFeeRate: Decimal;
+  takerFeeRate: Decimal;
+}
+
+export interface Ticker {
+  symbol: string;
+  bid: Decimal;
+  ask: Decimal;
+  last: Decimal;
+  timestampMs: number;
+}
+
+export interface FundingRate {
+  coin: Coin;
+  symbol: string;
+  /** Rate paid per funding interval; positive means shorts receive. */
+  rate: Decimal;
+  intervalHours: number;
+  nextFundingTimeMs: number;
+}
+
+export interface OrderRequest {
+  /** Derived from the operation id, so a repeat can be recognised by the venue and by us. */
+  clientOrderId: string;
+  coin: Coin;
+  kind: LegKind;
+  symbol: string;
+  side: Side;
+  qty: Decimal;
+  reduceOnly: boolean;
+}
+
+export type OrderStatus = 'filled' | 'partial';
+
+export interface OrderResult {
+  clientOrderId: string;
+  orderId: string;
+  coin: Coin;
+  kind: LegKind;
+  symbol: string;
+  side: Side;
+  status: OrderStatus;
+  requestedQty: Decimal;
+  filledQty: Decimal;
+  avgPrice: Decimal;
+  feeUsd: Decimal;
+  simulated: boolean;
+  timestampMs: number;
+}
+
+export interface Leg {
+  kind: LegKind;
+  symbol: string;
+  side: Side;
+  qty: Decimal;
+  entryPrice: Decimal;
+  entryFeeUsd: Decimal;
+}
+
+export interface Position {
+  id: string;
+  coin: Coin;
+  mode: TradingMode;
+  spotLeg: Leg;
+  perpLeg: Leg;
+  openedAtMs: number;
+  openedBy: string;
+  openOperationId: string;
+  status: 'open' | 'closed';
+  /** Last funding timestamp already booked for this position. */
+  lastFundingMs: number;
+  closedAtMs?: number;
+  closeOperationId?: string;
+  exitSpotPrice?: Decimal;
+  exitPerpPrice?: Decimal;
+  exitFeesUsd?: Decimal;
+  realisedPnlUsd?: Decimal;
+}
+
+export interface DeltaStatus {
+  coin: Coin;
+  spotQty: Decimal;
+  perpQty: Decimal;
+  /** |spot − perp| in coin units. */
+  driftQty: Decimal;
+  /** Drift relative to the larger leg, in basis points. */
+  driftBps: Decimal;
+  toleranceBps: Decimal;
+  withinTolerance: boolean;
+}
+
+export interface Requester {
+  userId: string;
+  name: string;
+  chatId: string;
+  messageId?: string;
+}
+
+export type OperationKind = 'open' | 'close' | 'mode';
+export type OperationState =
+  | 'requested'
+  | 'confirmed'
+  | 'placing'
+  | 'open'
+  | 'closed'
+  | 'rolled_back'
+  | 'failed'
+  | 'cancelled'
+  | 'expired';
+
+export const FINISHED_STATES: ReadonlySet<OperationState> = new Set([
+  'open',
+  'closed',
+  'rolled_back',
+  'failed',
+  'cancelled',
+  'expired',
+]);
+
+export interface OperationStep {
+  atMs: number;
+  state: OperationState;
+  note: string;
+}
+
+/** The quote a preview showed; confirming re-checks the market against it. */
+export interface Quote {
+  spotPrice: Decimal;
+  perpPrice: Decimal;
+  qty: Decimal;
+  quotedAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  coin: Coin;
+  mode: TradingMode;
+  notionalUsd?: Decimal;
+  positionId?: string;
+  targetMode?: TradingMode;
+  quote?: Quote;
+  requestedBy: Requester;
+  state: OperationState;
+  steps: OperationStep[];
+  createdAtMs: number;
+  updatedAtMs: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export type LedgerKind = 'deposit' | 'trade' | 'fee' | 'funding';
+export type Account = 'spot' | 'perp';
+
+/** One append-only ledger line: a signed amount of one asset in one account. */
+export interface LedgerEntry {
+  id: string;
+  atMs: number;
+  kind: LedgerKind;
+  account: Account;
+  /** `USDT`, a coin (`BTC`) in the spot account, or a perp contract (`BTC-PERP`) in the perp account. */
+  asset: string;
+  amount: Decimal;
+  ref: string;
+  mode: TradingMode;
+}
+
+export interface AuditEntry {
+  atMs: number;
+  userId: string;
+  name: string;
+  chatId: string;
+  action: string;
+  outcome: string;
+}
+
+export const perpAsset = (coin: Coin): string => `${coin}-PERP`;
+export const QUOTE_ASSET = 'USDT';

@@ -1,0 +1,48 @@
+import type {
+  AuditEntry,
+  LedgerEntry,
+  Operation,
+  OrderResult,
+  Position,
+  TradingMode,
+} from '../domain/types.js';
+
+/**
+ * Everything the engine keeps. Two implementations pass one contract suite
+ * (tests/engine/store/store.contract.ts): MemoryStore and RedisStore.
+ */
+export interface Store {
+  // Operations: written before any order is sent; every state change rewrites the record.
+  putOperation(op: Operation): Promise<void>;
+  getOperation(id: string): Promise<Operation | null>;
+  /** Operations not in a finished state, oldest first. */
+  listUnfinishedOperations(): Promise<Operation[]>;
+
+  putPosition(position: Position): Promise<void>;
+  getPosition(id: string): Promise<Position | null>;
+  /** Open positions, oldest first. */
+  listOpenPositions(): Promise<Position[]>;
+  /** Every position ever stored, oldest first. */
+  listPositions(): Promise<Position[]>;
+
+  /**
+   * Records a fill and its ledger lines atomically, once per client order id. Returns null when
+   * it was recorded now, or the fill already stored under that client order id (nothing written).
+   */
+  recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null>;
+  getFill(clientOrderId: string): Promise<OrderResult | null>;
+
+  /** Appends ledger lines atomically unless a line with the first entry's id exists; true if written. */
+  appendLedger(entries: LedgerEntry[]): Promise<boolean>;
+  /** Ledger lines in append order. */
+  listLedger(): Promise<LedgerEntry[]>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** The newest `limit` audit entries, newest first. */
+  recentAudit(limit: number): Promise<AuditEntry[]>;
+
+  getMode(): Promise<TradingMode | null>;
+  setMode(mode: TradingMode): Promise<void>;
+
+  close(): Promise<void>;
+}

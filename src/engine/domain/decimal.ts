@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 
 // One configuration for every amount in the program: 40 significant digits is far beyond any
 // venue's precision, and exponent notation is disabled in toString so amounts never print as 1e-7.

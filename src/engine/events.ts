@@ -1,0 +1,36 @@
+import type { Decimal } from './domain/decimal.js';
+import type { DeltaStatus, Operation, OrderResult, Position } from './domain/types.js';
+
+/** What the engine tells the team. `critical` events must never wait behind routine ones. */
+export type EngineEvent =
+  | { type: 'opened'; critical: false; operation: Operation; position: Position; spot: OrderResult; perp: OrderResult }
+  | { type: 'closed'; critical: false; operation: Operation; position: Position }
+  | {
+      type: 'rollback';
+      critical: true;
+      operation: Operation;
+      filled: OrderResult;
+      failedLeg: 'spot' | 'perp';
+      failure: string;
+      reversal: OrderResult | null;
+      reversalError?: string;
+    }
+  | { type: 'drift'; critical: true; operation: Operation | null; delta: DeltaStatus; action: string }
+  | { type: 'recovery'; critical: true; operation: Operation; outcome: string }
+  | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
+  | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };
+
+export type EventListener = (event: EngineEvent) => void;
+
+export class EventBus {
+  private readonly listeners = new Set<EventListener>();
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: EngineEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}

@@ -1,0 +1,46 @@
+import { InvalidInputError } from '../domain/errors.js';
+import type { Coin, LegKind } from '../domain/types.js';
+
+/**
+ * Failure modes the simulated venue can be told to produce, one leg of one coin at a time:
+ * - reject: the venue refuses the order, nothing fills;
+ * - timeout: the venue never answers and never fills;
+ * - partial: half the quantity fills and the order is reported partial;
+ * - drift: the order reports filled but delivers 3% less (as a spot venue that takes its fee in
+ *   the bought coin does), so the legs drift apart.
+ */
+export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift';
+const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift'];
+
+export interface Fault {
+  kind: LegKind;
+  coin: Coin;
+  fault: FaultKind;
+}
+
+export class FaultPlan {
+  constructor(private readonly faults: readonly Fault[] = []) {}
+
+  /** Parses `SIM_FAULTS`, a comma list of `<spot|perp>:<COIN>:<reject|timeout|partial|drift>`. */
+  static parse(text: string | undefined): FaultPlan {
+    if (!text || text.trim() === '') return new FaultPlan();
+    const faults = text.split(',').map((part) => {
+      const [kind, coin, fault] = part.trim().split(':');
+      if ((kind !== 'spot' && kind !== 'perp') || !coin || !KINDS.includes(fault as FaultKind)) {
+        throw new InvalidInputError(
+          `SIM_FAULTS entry "${part.trim()}" is not <spot|perp>:<COIN>:<${KINDS.join('|')}>`,
+        );
+      }
+      return { kind, coin: coin.toUpperCase(), fault: fault as FaultKind } satisfies Fault;
+    });
+    return new FaultPlan(faults);
+  }
+
+  faultFor(kind: LegKind, coin: Coin): FaultKind | null {
+    return this.faults.find((f) => f.kind === kind && f.coin === coin)?.fault ?? null;
+  }
+
+  describe(): string {
+    return this.faults.map((f) => `${f.kind}:${f.coin}:${f.fault}`).join(',');
+  }
+}

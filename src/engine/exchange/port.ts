@@ -1,0 +1,20 @@
+import type { Decimal } from '../domain/decimal.js';
+import type { FundingRate, Instrument, OrderRequest, OrderResult, Ticker } from '../domain/types.js';
+
+/**
+ * A venue offering spot and linear-perp markets. Implemented by the simulated venue (paper mode,
+ * tests, demos) and by the ccxt adapter (live). Nothing above this port sees venue types.
+ */
+export interface Exchange {
+  readonly name: string;
+  /** Both markets of every coin the venue lists for the hedge (spot + USDT linear perp). */
+  loadInstruments(): Promise<Instrument[]>;
+  fetchTickers(symbols: readonly string[]): Promise<Ticker[]>;
+  fetchFundingRates(): Promise<FundingRate[]>;
+  /** Places a market order. Throws OrderRejectedError, OrderTimeoutError or another BotError. */
+  placeOrder(request: OrderRequest): Promise<OrderResult>;
+  /** Looks an order up by its client order id; null when the venue never saw it. */
+  fetchOrderByClientId(symbol: string, clientOrderId: string): Promise<OrderResult | null>;
+  /** Free balances by asset, spot account and perp (margin) account. */
+  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }>;
+}

@@ -1,0 +1,261 @@
+import { Decimal, ZERO } from '../domain/decimal.js';
+import { NotFoundError } from '../domain/errors.js';
+import type { Clock } from '../domain/clock.js';
+import {
+  QUOTE_ASSET,
+  perpAsset,
+  type FundingRate,
+  type Instrument,
+  type OrderRequest,
+  type OrderResult,
+  type Ticker,
+} from '../domain/types.js';
+import type { Exchange } from './port.js';
+import { FaultPlan } from './faults.js';
+import { simulateFill } from './simulatedFill.js';
+import {
+  SIM_CATALOG,
+  SIM_MAX_QTY_NOTIONAL_USD,
+  SIM_PERP_MAKER_FEE,
+  SIM_PERP_TAKER_FEE,
+  SIM_SPOT_MAKER_FEE,
+  SIM_SPOT_TAKER_FEE,
+  type SimCoin,
+} from './simulatedCatalog.js';
+
+const HOUR_MS = 3_600_000;
+/** Per-√second volatility of the random walk (≈ 55 % a year, a typical crypto level). */
+const VOL_PER_SQRT_SECOND = new Decimal('0.0001');
+const HALF_SPREAD = new Decimal('0.00005');
+const FUNDING_STEP = new Decimal('0.000002');
+
+/** mulberry32: a small seeded generator, so a seed replays the same market. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+interface CoinState {
+  spec: SimCoin;
+  spotPrice: Decimal;
+  fundingRate: Decimal;
+}
+
+export interface SimulatedExchangeOptions {
+  clock: Clock;
+  seed?: number;
+  faults?: FaultPlan;
+  /** Delay before each order is answered. */
+  legLatencyMs?: number;
+  slippageBps?: Decimal;
+  startBalancesUsdt?: Decimal;
+}
+
+/**
+ * A venue in memory: spot and linear-perp markets for the catalog's coins with seeded
+ * random-walk prices and drifting funding rates. Prices move with the injected clock, so tests
+ * replay exactly. It also takes orders (for the live executor's contract tests and demos).
+ */
+export class SimulatedExchange implements Exchange {
+  readonly name = 'simulated';
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly faults: FaultPlan;
+  private readonly legLatencyMs: number;
+  private readonly slippageBps: Decimal;
+  private readonly coins = new Map<string, CoinState>();
+  private readonly instruments = new Map<string, Instrument>();
+  private readonly orders = new Map<string, OrderResult>();
+  private readonly spot = new Map<string, Decimal>();
+  private readonly perp = new Map<string, Decimal>();
+  private lastStepMs: number;
+  private orderSeq = 0;
+
+  constructor(options: SimulatedExchangeOptions) {
+    this.clock = options.clock;
+    this.random = seededRandom(options.seed ?? 42);
+    this.faults = options.faults ?? new FaultPlan();
+    this.legLatencyMs = options.legLatencyMs ?? 0;
+    this.slippageBps = options.slippageBps ?? new Decimal(5);
+    this.lastStepMs = this.clock.nowMs();
+    const start = options.startBalancesUsdt ?? new Decimal(100_000);
+    this.spot.set(QUOTE_ASSET, start);
+    this.perp.set(QUOTE_ASSET, start);
+    for (const spec of SIM_CATALOG) {
+      this.coins.set(spec.coin, { spec, spotPrice: new Decimal(spec.price), fundingRate: new Decimal(spec.fundingRate) });
+      for (const instrument of instrumentsOf(spec)) this.instruments.set(instrument.symbol, instrument);
+    }
+  }
+
+  loadInstruments(): Promise<Instrument[]> {
+    return Promise.resolve([...this.instruments.values()]);
+  }
+
+  fetchTickers(symbols: readonly string[]): Promise<Ticker[]> {
+    this.step();
+    const now = this.clock.nowMs();
+    return Promise.resolve(
+      symbols.map((symbol) => {
+        const instrument = this.instrument(symbol);
+        const last = this.lastPrice(instrument);
+        const halfSpread = last.mul(HALF_SPREAD);
+        return {
+          symbol,
+          bid: last.minus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_DOWN),
+          ask: last.plus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_UP),
+          last,
+          timestampMs: now,
+        };
+      }),
+    );
+  }
+
+  fetchFundingRates(): Promise<FundingRate[]> {
+    this.step();
+    const now = this.clock.nowMs();
+    return Promise.resolve(
+      [...this.coins.values()].map(({ spec, fundingRate }) => {
+        const intervalMs = spec.fundingIntervalHours * HOUR_MS;
+        return {
+          coin: spec.coin,
+          symbol: perpSymbol(spec.coin),
+          rate: fundingRate,
+          intervalHours: spec.fundingIntervalHours,
+          nextFundingTimeMs: Math.floor(now / intervalMs) * intervalMs + intervalMs,
+        };
+      }),
+    );
+  }
+
+  async placeOrder(request: OrderRequest): Promise<OrderResult> {
+    const known = this.orders.get(request.clientOrderId);
+    if (known) return known;
+    if (this.legLatencyMs > 0) await this.clock.sleep(this.legLatencyMs);
+    this.step();
+    const instrument = this.instrument(request.symbol);
+    const fill = simulateFill({
+      request,
+      instrument,
+      referencePrice: this.lastPrice(instrument),
+      slippageBps: this.slippageBps,
+      fault: this.faults.faultFor(request.kind, request.coin),
+      nowMs: this.clock.nowMs(),
+      orderId: `sim${++this.orderSeq}`,
+    });
+    // A timeout fault: the venue never answers and never fills.
+    if (!fill) return new Promise<OrderResult>(() => undefined);
+    this.orders.set(request.clientOrderId, fill);
+    this.settle(fill);
+    return fill;
+  }
+
+  fetchOrderByClientId(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
+    return Promise.resolve(this.orders.get(clientOrderId) ?? null);
+  }
+
+  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }> {
+    return Promise.resolve({ spot: new Map(this.spot), perp: new Map(this.perp) });
+  }
+
+  /** Moves a coin's price by a factor (tests and demos of drift and risk). */
+  shock(coin: string, factor: Decimal): void {
+    const state = this.coins.get(coin);
+    if (state) state.spotPrice = state.spotPrice.mul(factor);
+  }
+
+  private settle(fill: OrderResult): void {
+    const notional = fill.filledQty.mul(fill.avgPrice);
+    const sign = fill.side === 'buy' ? -1 : 1;
+    const book = fill.kind === 'spot' ? this.spot : this.perp;
+    const asset = fill.kind === 'spot' ? fill.coin : perpAsset(fill.coin);
+    add(book, QUOTE_ASSET, notional.mul(sign).minus(fill.feeUsd));
+    add(book, asset, fill.filledQty.mul(-sign));
+  }
+
+  private instrument(symbol: string): Instrument {
+    const instrument = this.instruments.get(symbol);
+    if (!instrument) throw new NotFoundError(`the simulated venue has no market ${symbol}`);
+    return instrument;
+  }
+
+  private lastPrice(instrument: Instrument): Decimal {
+    const state = this.coins.get(instrument.coin);
+    if (!state) throw new NotFoundError(`the simulated venue has no coin ${instrument.coin}`);
+    // The perp trades at a small premium that follows funding, as real perps do.
+    const price =
+      instrument.kind === 'spot' ? state.spotPrice : state.spotPrice.mul(state.fundingRate.mul(3).plus(1));
+    return price.toNearest(instrument.priceTick);
+  }
+
+  /** Advances every random walk to the clock's time, one Gaussian-like step per call. */
+  private step(): void {
+    const now = this.clock.nowMs();
+    const elapsedSeconds = new Decimal(now - this.lastStepMs).div(1000);
+    if (elapsedSeconds.lte(0)) return;
+    this.lastStepMs = now;
+    const scale = VOL_PER_SQRT_SECOND.mul(elapsedSeconds.sqrt());
+    for (const state of this.coins.values()) {
+      state.spotPrice = state.spotPrice.mul(this.shockFactor(scale));
+      state.fundingRate = state.fundingRate.plus(FUNDING_STEP.mul(this.unitNoise()));
+    }
+  }
+
+  /** 1 + scale × noise, with noise of unit variance built from integers (no floats on prices). */
+  private shockFactor(scale: Decimal): Decimal {
+    return this.unitNoise().mul(scale).plus(1);
+  }
+
+  /** Sum of three uniforms on [−1, 1] scaled to unit variance, as an exact Decimal. */
+  private unitNoise(): Decimal {
+    let sum = ZERO;
+    for (let i = 0; i < 3; i += 1) {
+      sum = sum.plus(new Decimal(this.random() % 2_000_001).minus(1_000_000).div(1_000_000));
+    }
+    return sum;
+  }
+}
+
+function add(book: Map<string, Decimal>, asset: string, amount: Decimal): void {
+  book.set(asset, (book.get(asset) ?? ZERO).plus(amount));
+}
+
+export const spotSymbol = (coin: string): string => `${coin}/USDT`;
+export const perpSymbol = (coin: string): string => `${coin}/USDT:USDT`;
+
+function instrumentsOf(spec: SimCoin): Instrument[] {
+  const maxNotional = new Decimal(SIM_MAX_QTY_NOTIONAL_USD);
+  const price = new Decimal(spec.price);
+  const common = { coin: spec.coin, priceTick: new Decimal(spec.priceTick) };
+  const spotStep = new Decimal(spec.spotQtyStep);
+  const perpStep = new Decimal(spec.perpQtyStep);
+  return [
+    {
+      ...common,
+      kind: 'spot',
+      symbol: spotSymbol(spec.coin),
+      qtyStep: spotStep,
+      minQty: spotStep,
+      maxQty: maxNotional.div(price).toNearest(spotStep, Decimal.ROUND_DOWN),
+      minNotionalUsd: new Decimal(spec.spotMinNotional),
+      makerFeeRate: new Decimal(SIM_SPOT_MAKER_FEE),
+      takerFeeRate: new Decimal(SIM_SPOT_TAKER_FEE),
+    },
+    {
+      ...common,
+      kind: 'perp',
+      symbol: perpSymbol(spec.coin),
+      qtyStep: perpStep,
+      minQty: perpStep,
+      maxQty: maxNotional.div(price).toNearest(perpStep, Decimal.ROUND_DOWN),
+      minNotionalUsd: new Decimal(spec.perpMinNotional),
+      makerFeeRate: new Decimal(SIM_PERP_MAKER_FEE),
+      takerFeeRate: new Decimal(SIM_PERP_TAKER_FEE),
+    },
+  ];
+}

@@ -1,0 +1,74 @@
+import type { Clock } from '../domain/clock.js';
+import { Decimal, ZERO } from '../domain/decimal.js';
+import type { LedgerEntry, OrderRequest, OrderResult } from '../domain/types.js';
+import type { FaultPlan } from '../exchange/faults.js';
+import { simulateFill } from '../exchange/simulatedFill.js';
+import type { InstrumentInfo } from '../market/instrumentInfo.js';
+import type { TickerService } from '../market/tickerService.js';
+import type { Store } from '../store/port.js';
+import { fillLedgerEntries } from './ledgerEntries.js';
+import type { Balances, Executor } from './port.js';
+
+export const PAPER_SLIPPAGE_BPS = new Decimal(5);
+
+/**
+ * Paper trading: fills at the cached ticker price with 5 bps slippage against the taker, pays
+ * taker fees, keeps virtual balances as the sum of the ledger, and marks every fill simulated.
+ * SIM_FAULTS apply here as on the simulated venue, so failure paths show in paper mode too.
+ */
+export class PaperExecutor implements Executor {
+  readonly mode = 'paper' as const;
+  private seq = 0;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      tickers: TickerService;
+      instruments: InstrumentInfo;
+      clock: Clock;
+      faults: FaultPlan;
+      legLatencyMs: number;
+    },
+  ) {}
+
+  async execute(request: OrderRequest): Promise<OrderResult> {
+    const { store, tickers, instruments, clock, faults } = this.deps;
+    const done = await store.getFill(request.clientOrderId);
+    if (done) return done;
+    const pair = instruments.pair(request.coin);
+    const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
+    const referencePrice = tickers.get(request.symbol).last;
+    if (this.deps.legLatencyMs > 0) await clock.sleep(this.deps.legLatencyMs);
+    const fill = simulateFill({
+      request,
+      instrument,
+      referencePrice,
+      slippageBps: PAPER_SLIPPAGE_BPS,
+      fault: faults.faultFor(request.kind, request.coin),
+      nowMs: clock.nowMs(),
+      orderId: `paper-${clock.nowMs().toString(36)}-${++this.seq}`,
+    });
+    if (!fill) return new Promise<OrderResult>(() => undefined);
+    const earlier = await store.recordFill(fill, fillLedgerEntries(fill, this.mode));
+    return earlier ?? fill;
+  }
+
+  lookup(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
+    return this.deps.store.getFill(clientOrderId);
+  }
+
+  async balances(): Promise<Balances> {
+    return sumLedger(await this.deps.store.listLedger(), this.mode);
+  }
+}
+
+/** Balances by account and asset: exactly the sum of the ledger lines of one mode. */
+export function sumLedger(entries: readonly LedgerEntry[], mode: string): Balances {
+  const balances: Balances = { spot: new Map(), perp: new Map() };
+  for (const entry of entries) {
+    if (entry.mode !== mode) continue;
+    const book = balances[entry.account];
+    book.set(entry.asset, (book.get(entry.asset) ?? ZERO).plus(entry.amount));
+  }
+  return balances;
+}

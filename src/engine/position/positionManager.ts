@@ -1,0 +1,467 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../domain/clock.js';
+import { Decimal, ZERO } from '../domain/decimal.js';
+import {
+  BotError,
+  DeltaDriftExceeded,
+  DeltaHedgeError,
+  DeltaHedgeTimeout,
+  NotFoundError,
+  OperationStateError,
+  OrderTimeoutError,
+  asBotError,
+} from '../domain/errors.js';
+import { clientOrderId, newPositionId, type OrderPurpose } from '../domain/ids.js';
+import type {
+  Instrument,
+  Leg,
+  Operation,
+  OperationState,
+  OrderRequest,
+  OrderResult,
+  Position,
+  Side,
+  TradingMode,
+} from '../domain/types.js';
+import type { EventBus } from '../events.js';
+import type { Executor } from '../execution/port.js';
+import type { HedgePair, InstrumentInfo } from '../market/instrumentInfo.js';
+import type { Store } from '../store/port.js';
+import type { DeltaValidator } from './deltaValidator.js';
+import type { Locks } from './locks.js';
+
+/** What became of one order: its fill (possibly partial), or why there is none. */
+interface LegOutcome {
+  request: OrderRequest;
+  fill: OrderResult | null;
+  error: BotError | null;
+  timedOut: boolean;
+}
+
+export interface PositionManagerDeps {
+  store: Store;
+  executors: (mode: TradingMode) => Executor;
+  instruments: InstrumentInfo;
+  validator: DeltaValidator;
+  locks: Locks;
+  events: EventBus;
+  clock: Clock;
+  hedgeTimeoutMs: number;
+  logger: Logger;
+}
+
+const filledQty = (leg: LegOutcome): Decimal => leg.fill?.filledQty ?? ZERO;
+
+/**
+ * Opens and closes hedges: both legs at the same moment, each with a timeout; a half-filled
+ * hedge is rolled back; drift beyond tolerance after the fills closes both legs. Work on one coin
+ * runs under that coin's lock, and every order's client id derives from its operation, so a
+ * repeated operation never places a second order.
+ */
+export class PositionManager {
+  constructor(private readonly deps: PositionManagerDeps) {}
+
+  /** Places a confirmed open operation. Resolves to the new position or throws why there is none. */
+  async open(operationId: string): Promise<Position> {
+    const first = await this.loadOperation(operationId);
+    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
+      const op = await this.loadOperation(operationId);
+      this.expectState(op, 'confirmed');
+      if (!op.quote) throw new OperationStateError(`operation ${op.id} has no quote`);
+      const pair = this.deps.instruments.pair(op.coin);
+      const executor = this.deps.executors(op.mode);
+      const qty = op.quote.qty;
+      await this.transition(op, 'placing', `spot buy and perp sell of ${qty.toString()} ${op.coin}`);
+      const [spot, perp] = await Promise.all([
+        this.place(executor, this.order(op, 'spot', pair.spot, 'buy', qty)),
+        this.place(executor, this.order(op, 'perp', pair.perp, 'sell', qty)),
+      ]);
+      return this.settleOpen(op, pair, executor, spot, perp);
+    });
+  }
+
+  /** Places a confirmed close operation: both legs at once, a failed leg retried once. */
+  async close(operationId: string): Promise<Position> {
+    const first = await this.loadOperation(operationId);
+    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
+      const op = await this.loadOperation(operationId);
+      this.expectState(op, 'confirmed');
+      const position = await this.loadOpenPosition(op);
+      const executor = this.deps.executors(position.mode);
+      await this.transition(op, 'placing', `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`);
+      return this.runClose(op, position, executor, [], []);
+    });
+  }
+
+  /**
+   * Resolves an operation a crash left unfinished, from what the venue knows of its orders:
+   * a complete open becomes a position, half a hedge is rolled back, a close is finished.
+   */
+  async recover(operationId: string): Promise<string> {
+    const first = await this.loadOperation(operationId);
+    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
+      const op = await this.loadOperation(operationId);
+      if (op.state === 'requested') {
+        await this.transition(op, 'expired', 'the bot restarted before it was confirmed');
+        return 'preview expired (bot restarted before confirmation); nothing was placed';
+      }
+      if (op.state === 'confirmed') {
+        await this.transition(op, 'failed', 'the bot restarted before any order was sent', 'INTERRUPTED');
+        return 'interrupted before any order was sent; nothing was placed, send it again';
+      }
+      if (op.state !== 'placing') return `already ${op.state}`;
+      return op.kind === 'close' ? this.recoverClose(op) : this.recoverOpen(op);
+    });
+  }
+
+  private async recoverOpen(op: Operation): Promise<string> {
+    const pair = this.deps.instruments.pair(op.coin);
+    const executor = this.deps.executors(op.mode);
+    const spotNet = await this.netFilled(executor, op, pair.spot, ['spot'], ['spotfix', 'spotundo']);
+    const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo']);
+    const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
+    if (spotNet.net.gt(0) && perpNet.net.gt(0) && delta.withinTolerance && spotNet.first && perpNet.first) {
+      const position = await this.createPosition(op, pair, spotNet.first, spotNet.net, perpNet.first, perpNet.net);
+      return `both legs had filled; position ${position.id} is open`;
+    }
+    const reversals: string[] = [];
+    for (const [leg, net, instrument, side] of [
+      ['spot', spotNet.net, pair.spot, 'sell'],
+      ['perp', perpNet.net, pair.perp, 'buy'],
+    ] as const) {
+      if (net.lte(0)) continue;
+      const undo = await this.place(executor, this.order(op, `${leg}undo`, instrument, side, net));
+      if (!undo.fill || !filledQty(undo).eq(net)) {
+        await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');
+        throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) could not be reversed; close it by hand`);
+      }
+      reversals.push(`${leg} ${net.toString()} ${op.coin}`);
+    }
+    if (reversals.length === 0) {
+      await this.transition(op, 'failed', 'no leg had filled', 'INTERRUPTED');
+      return 'no leg had filled; nothing to undo';
+    }
+    await this.transition(op, 'rolled_back', `reversed ${reversals.join(' and ')}`, 'INTERRUPTED');
+    return `half a hedge was found and rolled back (${reversals.join(', ')})`;
+  }
+
+  private async recoverClose(op: Operation): Promise<string> {
+    const position = await this.loadOpenPosition(op);
+    const executor = this.deps.executors(position.mode);
+    const spotFills = await this.lookupAll(executor, op, position.spotLeg.symbol, ['spot', 'spotfix']);
+    const perpFills = await this.lookupAll(executor, op, position.perpLeg.symbol, ['perp', 'perpfix']);
+    const closed = await this.runClose(op, position, executor, spotFills, perpFills);
+    return `close finished; position ${closed.id} is closed`;
+  }
+
+  private async settleOpen(
+    op: Operation,
+    pair: HedgePair,
+    executor: Executor,
+    spot: LegOutcome,
+    perp: LegOutcome,
+  ): Promise<Position> {
+    const spotFill = spot.fill;
+    const perpFill = perp.fill;
+    if (spotFill && perpFill && spotFill.filledQty.gt(0) && perpFill.filledQty.gt(0)) {
+      let spotQty = spotFill.filledQty;
+      let perpQty = perpFill.filledQty;
+      if (spotFill.status === 'partial' || perpFill.status === 'partial') {
+        const matched = await this.matchPartial(op, pair, executor, spot, perp);
+        if (!matched) return this.rollBackBoth(op, pair, executor, spotQty, perpQty, 'a partial fill could not be matched');
+        spotQty = matched;
+        perpQty = matched;
+      }
+      const delta = this.deps.validator.check(op.coin, spotQty, perpQty);
+      if (!delta.withinTolerance) {
+        const action = await this.unwind(op, pair, executor, spotQty, perpQty);
+        await this.transition(op, 'failed', `drift ${delta.driftBps.toFixed(1)} bps; ${action}`, 'DELTA_DRIFT_EXCEEDED');
+        this.deps.events.emit({ type: 'drift', critical: true, operation: op, delta, action });
+        throw new DeltaDriftExceeded(
+          `${op.coin} legs drifted ${delta.driftBps.toFixed(1)} bps apart after the fills (spot ${spotQty.toString()}, perp ${perpQty.toString()}, tolerance ${delta.toleranceBps.toString()} bps); ${action}`,
+        );
+      }
+      const position = await this.createPosition(op, pair, spotFill, spotQty, perpFill, perpQty);
+      this.deps.events.emit({ type: 'opened', critical: false, operation: op, position, spot: spotFill, perp: perpFill });
+      return position;
+    }
+    const filled = filledQty(spot).gt(0) ? spot : filledQty(perp).gt(0) ? perp : null;
+    if (!filled?.fill) {
+      const reason = `spot: ${this.describeFailure(spot)}; perp: ${this.describeFailure(perp)}`;
+      const error = spot.timedOut || perp.timedOut ? new DeltaHedgeTimeout(`${op.coin} hedge not opened: ${reason}`) : new DeltaHedgeError(`${op.coin} hedge not opened: ${reason}`);
+      await this.transition(op, 'failed', `no leg filled (${reason})`, error.code);
+      throw error;
+    }
+    const failed = filled === spot ? perp : spot;
+    const failedLeg = failed.request.kind;
+    const failure = this.describeFailure(failed);
+    const error = failed.timedOut
+      ? new DeltaHedgeTimeout(`${op.coin} ${failedLeg} leg timed out after ${this.deps.hedgeTimeoutMs} ms`)
+      : new DeltaHedgeError(`${op.coin} ${failedLeg} leg failed: ${failure}`);
+    const reversal = await this.reverse(op, filled, executor);
+    if (!reversal.fill || !filledQty(reversal).eq(filled.fill.filledQty)) {
+      const reversalError = this.describeFailure(reversal);
+      await this.transition(op, 'failed', `${failedLeg} leg failed and the reversal failed: ${reversalError}`, 'ROLLBACK_FAILED');
+      this.deps.events.emit({ type: 'rollback', critical: true, operation: op, filled: filled.fill, failedLeg, failure, reversal: reversal.fill, reversalError });
+      throw new DeltaHedgeError(
+        `${op.coin} ${failedLeg} leg failed (${failure}) and reversing the ${filled.request.kind} leg failed too (${reversalError}): ${filled.fill.filledQty.toString()} ${op.coin} is unhedged, act by hand`,
+      );
+    }
+    await this.transition(op, 'rolled_back', `${failedLeg} leg: ${failure}; ${filled.request.kind} leg reversed`, error.code);
+    this.deps.events.emit({ type: 'rollback', critical: true, operation: op, filled: filled.fill, failedLeg, failure, reversal: reversal.fill });
+    throw error;
+  }
+
+  /** Brings the larger leg down to the smaller one's fill; returns the matched qty or null. */
+  private async matchPartial(
+    op: Operation,
+    pair: HedgePair,
+    executor: Executor,
+    spot: LegOutcome,
+    perp: LegOutcome,
+  ): Promise<Decimal | null> {
+    const target = Decimal.min(filledQty(spot), filledQty(perp));
+    const price = spot.fill?.avgPrice ?? ZERO;
+    for (const instrument of [pair.spot, pair.perp]) {
+      if (target.lt(instrument.minQty) || target.mul(price).lt(instrument.minNotionalUsd)) return null;
+      if (!target.div(instrument.qtyStep).isInteger()) return null;
+    }
+    const larger = filledQty(spot).gt(target) ? spot : filledQty(perp).gt(target) ? perp : null;
+    if (!larger) return target;
+    const excess = filledQty(larger).minus(target);
+    const instrument = larger.request.kind === 'spot' ? pair.spot : pair.perp;
+    if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return null;
+    const side: Side = larger.request.side === 'buy' ? 'sell' : 'buy';
+    const fix = await this.place(executor, this.order(op, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess));
+    return fix.fill && filledQty(fix).eq(excess) ? target : null;
+  }
+
+  private async rollBackBoth(
+    op: Operation,
+    pair: HedgePair,
+    executor: Executor,
+    spotQty: Decimal,
+    perpQty: Decimal,
+    why: string,
+  ): Promise<never> {
+    const action = await this.unwind(op, pair, executor, spotQty, perpQty);
+    await this.transition(op, 'rolled_back', `${why}; ${action}`, 'DELTA_HEDGE_FAILED');
+    const message = `${op.coin} hedge not opened: ${why}; ${action}`;
+    this.deps.events.emit({ type: 'error', critical: true, operation: op, code: 'DELTA_HEDGE_FAILED', message });
+    throw new DeltaHedgeError(message);
+  }
+
+  /** Emergency close of whatever both legs hold after an open went wrong. */
+  private async unwind(op: Operation, pair: HedgePair, executor: Executor, spotQty: Decimal, perpQty: Decimal): Promise<string> {
+    const [spotUndo, perpUndo] = await Promise.all([
+      this.place(executor, this.order(op, 'spotundo', pair.spot, 'sell', spotQty)),
+      this.place(executor, this.order(op, 'perpundo', pair.perp, 'buy', perpQty)),
+    ]);
+    const failures = [spotUndo, perpUndo].filter((u) => !u.fill || !filledQty(u).eq(u.request.qty));
+    if (failures.length === 0) return `both legs closed (spot sold ${spotQty.toString()}, perp bought ${perpQty.toString()})`;
+    return `closing failed on ${failures.map((f) => `${f.request.kind} (${this.describeFailure(f)})`).join(' and ')}: act by hand`;
+  }
+
+  private reverse(op: Operation, leg: LegOutcome, executor: Executor): Promise<LegOutcome> {
+    const pair = this.deps.instruments.pair(op.coin);
+    const instrument = leg.request.kind === 'spot' ? pair.spot : pair.perp;
+    const side: Side = leg.request.side === 'buy' ? 'sell' : 'buy';
+    return this.place(executor, this.order(op, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, filledQty(leg)));
+  }
+
+  private async runClose(
+    op: Operation,
+    position: Position,
+    executor: Executor,
+    spotFills: OrderResult[],
+    perpFills: OrderResult[],
+  ): Promise<Position> {
+    const pair = this.deps.instruments.pair(op.coin);
+    const legs = [
+      { leg: position.spotLeg, instrument: pair.spot, side: 'sell' as const, fills: spotFills, purposes: ['spot', 'spotfix'] as const },
+      { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: ['perp', 'perpfix'] as const },
+    ];
+    const failures: string[] = [];
+    await Promise.all(
+      legs.map(async ({ leg, instrument, side, fills, purposes }) => {
+        for (const purpose of purposes) {
+          const remaining = leg.qty.minus(sumQty(fills));
+          if (remaining.lte(0)) return;
+          if (fills.some((f) => f.clientOrderId === clientOrderId(op.id, purpose))) continue;
+          const outcome = await this.place(executor, this.order(op, purpose, instrument, side, remaining));
+          if (outcome.fill) fills.push(outcome.fill);
+          else if (purpose === purposes[purposes.length - 1]) failures.push(`${leg.kind}: ${this.describeFailure(outcome)}`);
+        }
+        const left = leg.qty.minus(sumQty(fills));
+        if (left.gt(0) && !failures.some((f) => f.startsWith(leg.kind))) failures.push(`${leg.kind}: ${left.toString()} ${op.coin} still open`);
+      }),
+    );
+    if (failures.length > 0) {
+      const remainingPosition: Position = {
+        ...position,
+        spotLeg: { ...position.spotLeg, qty: position.spotLeg.qty.minus(sumQty(spotFills)) },
+        perpLeg: { ...position.perpLeg, qty: position.perpLeg.qty.minus(sumQty(perpFills)) },
+      };
+      await this.deps.store.putPosition(remainingPosition);
+      const message = `${op.coin} close incomplete: ${failures.join('; ')}. Remaining: spot ${remainingPosition.spotLeg.qty.toString()}, perp ${remainingPosition.perpLeg.qty.toString()}; /close ${op.coin} again or act by hand`;
+      await this.transition(op, 'failed', message, 'CLOSE_INCOMPLETE');
+      this.deps.events.emit({ type: 'error', critical: true, operation: op, code: 'CLOSE_INCOMPLETE', message });
+      throw new DeltaHedgeError(message);
+    }
+    const exitSpotPrice = avgPrice(spotFills);
+    const exitPerpPrice = avgPrice(perpFills);
+    const exitFeesUsd = sumFees([...spotFills, ...perpFills]);
+    const spotPnl = exitSpotPrice.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty);
+    const perpPnl = position.perpLeg.entryPrice.minus(exitPerpPrice).mul(position.perpLeg.qty);
+    const closed: Position = {
+      ...position,
+      status: 'closed',
+      closedAtMs: this.deps.clock.nowMs(),
+      closeOperationId: op.id,
+      exitSpotPrice,
+      exitPerpPrice,
+      exitFeesUsd,
+      realisedPnlUsd: spotPnl.plus(perpPnl).minus(exitFeesUsd).minus(position.spotLeg.entryFeeUsd).minus(position.perpLeg.entryFeeUsd),
+    };
+    await this.deps.store.putPosition(closed);
+    await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}`);
+    this.deps.events.emit({ type: 'closed', critical: false, operation: op, position: closed });
+    return closed;
+  }
+
+  private async createPosition(
+    op: Operation,
+    pair: HedgePair,
+    spotFill: OrderResult,
+    spotQty: Decimal,
+    perpFill: OrderResult,
+    perpQty: Decimal,
+  ): Promise<Position> {
+    const now = this.deps.clock.nowMs();
+    const leg = (instrument: Instrument, fill: OrderResult, qty: Decimal): Leg => ({
+      kind: instrument.kind,
+      symbol: instrument.symbol,
+      side: fill.side,
+      qty,
+      entryPrice: fill.avgPrice,
+      entryFeeUsd: fill.feeUsd,
+    });
+    const position: Position = {
+      id: newPositionId(now),
+      coin: op.coin,
+      mode: op.mode,
+      spotLeg: leg(pair.spot, spotFill, spotQty),
+      perpLeg: leg(pair.perp, perpFill, perpQty),
+      openedAtMs: now,
+      openedBy: op.requestedBy.name,
+      openOperationId: op.id,
+      status: 'open',
+      lastFundingMs: now,
+    };
+    await this.deps.store.putPosition(position);
+    op.positionId = position.id;
+    await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`);
+    return position;
+  }
+
+  /** Sends one order and waits at most the hedge timeout; an unanswered order is looked up. */
+  private async place(executor: Executor, request: OrderRequest): Promise<LegOutcome> {
+    try {
+      const result = await Promise.race([executor.execute(request), this.deps.clock.sleep(this.deps.hedgeTimeoutMs).then(() => null)]);
+      if (result) return { request, fill: result, error: null, timedOut: false };
+      const found = await executor.lookup(request.symbol, request.clientOrderId);
+      return {
+        request,
+        fill: found,
+        error: found ? null : new OrderTimeoutError(`no answer within ${this.deps.hedgeTimeoutMs} ms`),
+        timedOut: !found,
+      };
+    } catch (err) {
+      this.deps.logger.warn({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'order failed');
+      return { request, fill: null, error: asBotError(err), timedOut: false };
+    }
+  }
+
+  private order(op: Operation, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): OrderRequest {
+    return {
+      clientOrderId: clientOrderId(op.id, purpose),
+      coin: op.coin,
+      kind: instrument.kind,
+      symbol: instrument.symbol,
+      side,
+      qty,
+      reduceOnly: instrument.kind === 'perp' && side === 'buy',
+    };
+  }
+
+  private async netFilled(
+    executor: Executor,
+    op: Operation,
+    instrument: Instrument,
+    adds: readonly OrderPurpose[],
+    subtracts: readonly OrderPurpose[],
+  ): Promise<{ net: Decimal; first: OrderResult | null }> {
+    const added = await this.lookupAll(executor, op, instrument.symbol, adds);
+    const removed = await this.lookupAll(executor, op, instrument.symbol, subtracts);
+    return { net: sumQty(added).minus(sumQty(removed)), first: added[0] ?? null };
+  }
+
+  private async lookupAll(executor: Executor, op: Operation, symbol: string, purposes: readonly OrderPurpose[]): Promise<OrderResult[]> {
+    const fills: OrderResult[] = [];
+    for (const purpose of purposes) {
+      const fill = await executor.lookup(symbol, clientOrderId(op.id, purpose));
+      if (fill) fills.push(fill);
+    }
+    return fills;
+  }
+
+  private describeFailure(leg: LegOutcome): string {
+    if (leg.fill) return `filled ${leg.fill.filledQty.toString()} of ${leg.request.qty.toString()}`;
+    return leg.error ? leg.error.message : 'no fill';
+  }
+
+  private async loadOperation(id: string): Promise<Operation> {
+    const op = await this.deps.store.getOperation(id);
+    if (!op) throw new NotFoundError(`no operation ${id}`);
+    return op;
+  }
+
+  private async loadOpenPosition(op: Operation): Promise<Position> {
+    const position = op.positionId ? await this.deps.store.getPosition(op.positionId) : null;
+    if (!position || position.status !== 'open') throw new OperationStateError(`position ${op.positionId ?? '?'} is not open`);
+    return position;
+  }
+
+  private expectState(op: Operation, state: OperationState): void {
+    if (op.state !== state) {
+      throw new OperationStateError(`operation ${op.id} is ${op.state}, not ${state}; it is not placed again`);
+    }
+  }
+
+  private async transition(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
+    const now = this.deps.clock.nowMs();
+    op.state = state;
+    op.updatedAtMs = now;
+    op.steps.push({ atMs: now, state, note });
+    if (errorCode) {
+      op.errorCode = errorCode;
+      op.errorMessage = note;
+    }
+    await this.deps.store.putOperation(op);
+    this.deps.logger.info({ operationId: op.id, state, note }, 'operation step');
+  }
+}
+
+function sumQty(fills: readonly OrderResult[]): Decimal {
+  return fills.reduce((sum, f) => sum.plus(f.filledQty), ZERO);
+}
+
+function sumFees(fills: readonly OrderResult[]): Decimal {
+  return fills.reduce((sum, f) => sum.plus(f.feeUsd), ZERO);
+}
+
+function avgPrice(fills: readonly OrderResult[]): Decimal {
+  const qty = sumQty(fills);
+  if (qty.isZero()) return ZERO;
+  return fills.reduce((sum, f) => sum.plus(f.filledQty.mul(f.avgPrice)), ZERO).div(qty);
+}

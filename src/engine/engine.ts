@@ -1,0 +1,588 @@
+import type { Logger } from 'pino';
+import type { Clock } from './domain/clock.js';
+import { BPS, Decimal, ZERO } from './domain/decimal.js';
+import {
+  BotError,
+  InvalidInputError,
+  ModeChangeError,
+  NotFoundError,
+  OperationStateError,
+  QuoteMovedError,
+} from './domain/errors.js';
+import { newOperationId } from './domain/ids.js';
+import {
+  FINISHED_STATES,
+  QUOTE_ASSET,
+  type AuditEntry,
+  type DeltaStatus,
+  type LegKind,
+  type Operation,
+  type OperationState,
+  type Position,
+  type Requester,
+  type Side,
+  type TradingMode,
+} from './domain/types.js';
+import { EventBus, type EventListener } from './events.js';
+import type { FaultPlan } from './exchange/faults.js';
+import type { Exchange } from './exchange/port.js';
+import { takerPrice } from './exchange/simulatedFill.js';
+import { LiveExecutor } from './execution/liveExecutor.js';
+import { PAPER_SLIPPAGE_BPS, PaperExecutor } from './execution/paperExecutor.js';
+import type { Balances, Executor } from './execution/port.js';
+import { FeeCalculator } from './market/feeCalculator.js';
+import { rankFunding, type FundingOpportunity } from './market/funding.js';
+import { InstrumentInfo, type HedgePair } from './market/instrumentInfo.js';
+import { TickerService } from './market/tickerService.js';
+import { DeltaValidator } from './position/deltaValidator.js';
+import { FundingAccrual } from './position/fundingAccrual.js';
+import { InProcessLocks, type Locks } from './position/locks.js';
+import { PositionManager } from './position/positionManager.js';
+import { PositionSizer } from './position/positionSizer.js';
+import { RiskManager, type RiskLimits } from './risk/riskManager.js';
+import type { Store } from './store/port.js';
+
+export interface EngineConfig {
+  /** Mode at first start; afterwards the mode stored in Redis wins. */
+  initialMode: TradingMode;
+  hedgeTimeoutMs: number;
+  driftToleranceBps: Decimal;
+  /** A confirmation is refused when either leg's price moved more than this since the preview. */
+  quoteToleranceBps: Decimal;
+  quoteTtlMs: number;
+  maxPriceAgeMs: number;
+  limits: RiskLimits;
+  paperStartUsdt: Decimal;
+  fundingHoldDays: number;
+  paperFaults: FaultPlan;
+  paperLegLatencyMs: number;
+}
+
+export interface EngineDeps {
+  config: EngineConfig;
+  clock: Clock;
+  store: Store;
+  /** Market data (and, in live mode, orders). */
+  exchange: Exchange;
+  /** Present only when live trading is configured. */
+  liveExchange?: Exchange;
+  logger: Logger;
+  locks?: Locks;
+}
+
+export interface LegQuote {
+  kind: LegKind;
+  symbol: string;
+  side: Side;
+  qty: Decimal;
+  /** Expected fill price: the current price moved against us by the paper slippage. */
+  price: Decimal;
+  notionalUsd: Decimal;
+  feeUsd: Decimal;
+}
+
+export interface OpenPreview {
+  operation: Operation;
+  spot: LegQuote;
+  perp: LegQuote;
+  feesUsd: Decimal;
+  funding: FundingOpportunity | null;
+}
+
+export interface ClosePreview {
+  operation: Operation;
+  position: Position;
+  spot: LegQuote;
+  perp: LegQuote;
+  feesUsd: Decimal;
+  fundingEarnedUsd: Decimal;
+  /** Price PnL at the quoted exits, minus entry and exit fees, plus funding earned. */
+  expectedPnlUsd: Decimal;
+}
+
+export interface PositionView {
+  position: Position;
+  spotMark: Decimal | null;
+  perpMark: Decimal | null;
+  delta: DeltaStatus;
+  fundingEarnedUsd: Decimal;
+  /** Price PnL at the marks minus entry fees; null without a fresh mark. */
+  unrealisedPnlUsd: Decimal | null;
+}
+
+export interface StatusReport {
+  mode: TradingMode;
+  liveConfigured: boolean;
+  spotUsdt: Decimal;
+  perpUsdt: Decimal;
+  perpEquityUsd: Decimal;
+  totalExposureUsd: Decimal;
+  positions: PositionView[];
+  unfinishedOperations: number;
+}
+
+export interface RecoveryReport {
+  operationId: string;
+  kind: Operation['kind'];
+  coin: string;
+  outcome: string;
+}
+
+const MAX_NOTIONAL_INPUT = new Decimal('1e12');
+
+/**
+ * The engine's one entry point for the chat front and the jobs. Everything that changes state is
+ * an Operation: previewed (requested), confirmed, placed, and finished, each step stored.
+ */
+export class Engine {
+  readonly events = new EventBus();
+  private readonly tickers: TickerService;
+  private readonly fees = new FeeCalculator();
+  private readonly sizer = new PositionSizer();
+  private readonly risk: RiskManager;
+  private readonly validator: DeltaValidator;
+  private readonly manager: PositionManager;
+  private readonly accrual: FundingAccrual;
+  private readonly executors: Record<TradingMode, Executor | null>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private mode: TradingMode;
+  private ready = false;
+  private lastScan: FundingOpportunity[] = [];
+
+  private constructor(
+    private readonly deps: EngineDeps,
+    private readonly instruments: InstrumentInfo,
+  ) {
+    const { config, clock, store, logger } = deps;
+    const locks = deps.locks ?? new InProcessLocks();
+    this.mode = config.initialMode;
+    this.tickers = new TickerService(deps.exchange, clock, config.maxPriceAgeMs);
+    this.risk = new RiskManager(config.limits, this.tickers);
+    this.validator = new DeltaValidator(config.driftToleranceBps);
+    this.executors = {
+      paper: new PaperExecutor({
+        store,
+        tickers: this.tickers,
+        instruments,
+        clock,
+        faults: config.paperFaults,
+        legLatencyMs: config.paperLegLatencyMs,
+      }),
+      live: deps.liveExchange ? new LiveExecutor(deps.liveExchange, store) : null,
+    };
+    this.manager = new PositionManager({
+      store,
+      executors: (mode) => this.executor(mode),
+      instruments,
+      validator: this.validator,
+      locks,
+      events: this.events,
+      clock,
+      hedgeTimeoutMs: config.hedgeTimeoutMs,
+      logger,
+    });
+    this.accrual = new FundingAccrual({ store, tickers: this.tickers, events: this.events, clock, locks });
+  }
+
+  /** Loads markets and prices and funds the paper account on first start. Call start() next. */
+  static async create(deps: EngineDeps): Promise<Engine> {
+    const engine = new Engine(deps, await InstrumentInfo.load(deps.exchange));
+    await engine.refreshPrices();
+    await deps.store.appendLedger(
+      (['spot', 'perp'] as const).map((account) => ({
+        id: `deposit:paper:${account}`,
+        atMs: deps.clock.nowMs(),
+        kind: 'deposit' as const,
+        account,
+        asset: QUOTE_ASSET,
+        amount: deps.config.paperStartUsdt,
+        ref: 'paper start',
+        mode: 'paper' as const,
+      })),
+    );
+    engine.mode = (await deps.store.getMode()) ?? deps.config.initialMode;
+    if (engine.mode === 'live' && !deps.liveExchange) engine.mode = 'paper';
+    return engine;
+  }
+
+  /** Resolves every operation a previous run left unfinished, then accepts new work. */
+  async start(): Promise<RecoveryReport[]> {
+    const reports: RecoveryReport[] = [];
+    for (const op of await this.deps.store.listUnfinishedOperations()) {
+      let outcome: string;
+      try {
+        outcome = await this.manager.recover(op.id);
+      } catch (err) {
+        outcome = `recovery failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      reports.push({ operationId: op.id, kind: op.kind, coin: op.coin, outcome });
+      const latest = (await this.deps.store.getOperation(op.id)) ?? op;
+      // A preview that simply expired is not worth waking the team for.
+      if (op.state !== 'requested') this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome });
+    }
+    this.ready = true;
+    return reports;
+  }
+
+  subscribe(listener: EventListener): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  coins(): string[] {
+    return this.instruments.coins();
+  }
+
+  currentMode(): TradingMode {
+    return this.mode;
+  }
+
+  liveConfigured(): boolean {
+    return this.executors.live !== null;
+  }
+
+  async refreshPrices(): Promise<void> {
+    await this.tickers.refresh(this.instruments.allSymbols());
+  }
+
+  async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
+    this.assertReady();
+    const pair = this.pairOf(coinText);
+    if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
+      throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
+    }
+    await this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
+    const { spotPrice, perpPrice, qty } = await this.quoteOpen(pair, notionalUsd);
+    const now = this.deps.clock.nowMs();
+    const operation = this.newOperation('open', pair.coin, by, {
+      notionalUsd,
+      quote: { spotPrice, perpPrice, qty, quotedAtMs: now, expiresAtMs: now + this.deps.config.quoteTtlMs },
+    });
+    await this.deps.store.putOperation(operation);
+    const spot = this.legQuote(pair, 'spot', 'buy', qty, spotPrice);
+    const perp = this.legQuote(pair, 'perp', 'sell', qty, perpPrice);
+    const funding = await this.fundingFor(pair.coin);
+    await this.audit(by, `preview open ${pair.coin} ${notionalUsd.toString()} USD`, `operation ${operation.id}`);
+    return { operation, spot, perp, feesUsd: spot.feeUsd.plus(perp.feeUsd), funding };
+  }
+
+  async previewClose(target: string, by: Requester): Promise<ClosePreview> {
+    this.assertReady();
+    const position = await this.findOpenPosition(target);
+    const pair = this.instruments.pair(position.coin);
+    await this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
+    const spotPrice = this.tickers.get(pair.spot.symbol).last;
+    const perpPrice = this.tickers.get(pair.perp.symbol).last;
+    const now = this.deps.clock.nowMs();
+    const operation = this.newOperation('close', position.coin, by, {
+      positionId: position.id,
+      quote: { spotPrice, perpPrice, qty: position.spotLeg.qty, quotedAtMs: now, expiresAtMs: now + this.deps.config.quoteTtlMs },
+    });
+    await this.deps.store.putOperation(operation);
+    const spot = this.legQuote(pair, 'spot', 'sell', position.spotLeg.qty, spotPrice);
+    const perp = this.legQuote(pair, 'perp', 'buy', position.perpLeg.qty, perpPrice);
+    const feesUsd = spot.feeUsd.plus(perp.feeUsd);
+    const fundingEarnedUsd = await this.fundingEarned(position.id);
+    const pricePnl = spot.price.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty).plus(position.perpLeg.entryPrice.minus(perp.price).mul(position.perpLeg.qty));
+    const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
+    await this.audit(by, `preview close ${position.coin} (${position.id})`, `operation ${operation.id}`);
+    return {
+      operation,
+      position,
+      spot,
+      perp,
+      feesUsd,
+      fundingEarnedUsd,
+      expectedPnlUsd: pricePnl.minus(feesUsd).minus(entryFees).plus(fundingEarnedUsd),
+    };
+  }
+
+  /**
+   * Confirms a previewed open or close and runs it. Refuses an expired preview, one whose prices
+   * moved beyond the tolerance, and one that was already confirmed or cancelled.
+   */
+  async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position }> {
+    this.assertReady();
+    const op = await this.requireOperation(operationId);
+    if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
+    const quote = op.quote;
+    if (!quote) throw new OperationStateError(`operation ${op.id} has nothing to confirm`);
+    const now = this.deps.clock.nowMs();
+    if (now > quote.expiresAtMs) {
+      await this.finish(op, 'expired', 'confirmation came after the preview expired', 'QUOTE_EXPIRED');
+      throw new QuoteMovedError(`the preview for ${op.coin} expired ${Math.round((now - quote.expiresAtMs) / 1000)} s ago; send the command again for a fresh quote`);
+    }
+    const pair = this.instruments.pair(op.coin);
+    await this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
+    const moved = this.quoteMovedBps(pair, quote.spotPrice, quote.perpPrice);
+    if (moved.gt(this.deps.config.quoteToleranceBps)) {
+      await this.finish(op, 'failed', `price moved ${moved.toFixed(1)} bps since the preview`, 'QUOTE_MOVED');
+      throw new QuoteMovedError(
+        `${op.coin} moved ${moved.toFixed(1)} bps since the preview (limit ${this.deps.config.quoteToleranceBps.toString()} bps); nothing was placed, send the command again`,
+      );
+    }
+    if (op.kind === 'open') {
+      try {
+        await this.quoteOpen(pair, op.notionalUsd ?? ZERO);
+      } catch (err) {
+        await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
+        throw err;
+      }
+    }
+    op.state = 'confirmed';
+    op.updatedAtMs = now;
+    op.steps.push({ atMs: now, state: 'confirmed', note: `confirmed by ${by.name}` });
+    await this.deps.store.putOperation(op);
+    await this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`);
+    const position = await this.track(op.kind === 'open' ? this.manager.open(op.id) : this.manager.close(op.id));
+    return { operation: (await this.deps.store.getOperation(op.id)) ?? op, position };
+  }
+
+  async cancel(operationId: string, by: Requester): Promise<Operation> {
+    const op = await this.requireOperation(operationId);
+    if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
+    await this.finish(op, 'cancelled', `cancelled by ${by.name}`);
+    await this.audit(by, `cancel ${op.kind} ${op.coin}`, `operation ${op.id}`);
+    return op;
+  }
+
+  async getOperation(operationId: string): Promise<Operation | null> {
+    return this.deps.store.getOperation(operationId);
+  }
+
+  async status(): Promise<StatusReport> {
+    const balances = await this.executor(this.mode).balances();
+    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
+    const positions = await Promise.all(open.map((p) => this.positionView(p)));
+    return {
+      mode: this.mode,
+      liveConfigured: this.liveConfigured(),
+      spotUsdt: balances.spot.get(QUOTE_ASSET) ?? ZERO,
+      perpUsdt: balances.perp.get(QUOTE_ASSET) ?? ZERO,
+      perpEquityUsd: this.risk.perpEquityUsd(balances, open),
+      totalExposureUsd: this.risk.totalExposureUsd(open),
+      positions,
+      unfinishedOperations: (await this.deps.store.listUnfinishedOperations()).length,
+    };
+  }
+
+  async balances(): Promise<Balances> {
+    return this.executor(this.mode).balances();
+  }
+
+  async positions(): Promise<Position[]> {
+    return this.deps.store.listPositions();
+  }
+
+  /** Switches paper ↔ live: only when flat and live trading is configured. */
+  async setMode(mode: TradingMode, by: Requester): Promise<TradingMode> {
+    this.assertReady();
+    if (mode === this.mode) throw new ModeChangeError(`already in ${mode} mode`);
+    if (mode === 'live' && !this.liveConfigured()) {
+      throw new ModeChangeError('live trading is not configured: set EXCHANGE and its API keys (see README, "Live trading") and restart');
+    }
+    const open = await this.deps.store.listOpenPositions();
+    const pending = (await this.deps.store.listUnfinishedOperations()).filter((o) => o.state !== 'requested');
+    if (open.length > 0 || pending.length > 0) {
+      throw new ModeChangeError(
+        `not flat: ${open.length} open hedge(s) and ${pending.length} operation(s) in progress; close them before switching to ${mode}`,
+      );
+    }
+    await this.deps.store.setMode(mode);
+    await this.audit(by, `mode ${this.mode} → ${mode}`, 'switched');
+    this.mode = mode;
+    return mode;
+  }
+
+  /** Ranks every coin by funding APR net of both legs' fees; the result also serves /funding. */
+  async scanFunding(): Promise<FundingOpportunity[]> {
+    const rates = await this.deps.exchange.fetchFundingRates();
+    this.lastScan = rankFunding(rates, (coin) => (this.instruments.has(coin) ? this.instruments.pair(coin) : null), this.fees, this.deps.config.fundingHoldDays);
+    return this.lastScan;
+  }
+
+  async topFunding(limit: number): Promise<FundingOpportunity[]> {
+    const rows = this.lastScan.length > 0 ? this.lastScan : await this.scanFunding();
+    return rows.slice(0, limit);
+  }
+
+  /** Books funding for every funding time that has passed; returns how many were booked. */
+  async accrueFunding(): Promise<number> {
+    return this.accrual.accrue(await this.deps.exchange.fetchFundingRates());
+  }
+
+  /**
+   * Compares each open hedge with what the account actually holds; drift beyond tolerance closes
+   * both legs through a system operation and raises a drift alert.
+   */
+  async checkDeltas(): Promise<DeltaStatus[]> {
+    this.assertReady();
+    const balances = await this.executor(this.mode).balances();
+    const results: DeltaStatus[] = [];
+    for (const position of (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode)) {
+      const spotHeld = Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty);
+      const perpHeld = Decimal.min((balances.perp.get(`${position.coin}-PERP`) ?? ZERO).neg(), position.perpLeg.qty);
+      const delta = this.validator.check(position.coin, Decimal.min(spotHeld, position.spotLeg.qty), perpHeld);
+      results.push(delta);
+      if (delta.withinTolerance) continue;
+      const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
+      const op = this.newOperation('close', position.coin, system, { positionId: position.id });
+      op.state = 'confirmed';
+      op.steps.push({ atMs: op.createdAtMs, state: 'confirmed', note: `drift ${delta.driftBps.toFixed(1)} bps beyond ${delta.toleranceBps.toString()} bps` });
+      await this.deps.store.putOperation(op);
+      let action: string;
+      try {
+        await this.track(this.manager.close(op.id));
+        action = 'both legs closed';
+      } catch (err) {
+        action = `emergency close failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      this.events.emit({ type: 'drift', critical: true, operation: op, delta, action });
+    }
+    return results;
+  }
+
+  async audit(by: Requester, action: string, outcome: string): Promise<void> {
+    const entry: AuditEntry = { atMs: this.deps.clock.nowMs(), userId: by.userId, name: by.name, chatId: by.chatId, action, outcome };
+    await this.deps.store.appendAudit(entry);
+  }
+
+  async recentAudit(limit: number): Promise<AuditEntry[]> {
+    return this.deps.store.recentAudit(limit);
+  }
+
+  /** Waits for every operation in flight (used at shutdown). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = (): void => {
+      this.inFlight.delete(work);
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  private async quoteOpen(pair: HedgePair, notionalUsd: Decimal): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
+    const open = await this.deps.store.listOpenPositions();
+    const balances = await this.executor(this.mode).balances();
+    this.risk.checkOpen({ pair, notionalUsd, openPositions: open, balances });
+    const spotPrice = this.tickers.get(pair.spot.symbol).last;
+    const perpPrice = this.tickers.get(pair.perp.symbol).last;
+    const qty = this.sizer.size(pair, notionalUsd, spotPrice, perpPrice);
+    return { spotPrice, perpPrice, qty };
+  }
+
+  private legQuote(pair: HedgePair, kind: LegKind, side: Side, qty: Decimal, reference: Decimal): LegQuote {
+    const instrument = kind === 'spot' ? pair.spot : pair.perp;
+    const price = takerPrice(reference, side, PAPER_SLIPPAGE_BPS);
+    return { kind, symbol: instrument.symbol, side, qty, price, notionalUsd: qty.mul(price), feeUsd: this.fees.takerFeeUsd(instrument, qty, price) };
+  }
+
+  private quoteMovedBps(pair: HedgePair, spotQuoted: Decimal, perpQuoted: Decimal): Decimal {
+    const move = (now: Decimal, then: Decimal): Decimal => now.minus(then).abs().div(then).mul(BPS);
+    return Decimal.max(move(this.tickers.get(pair.spot.symbol).last, spotQuoted), move(this.tickers.get(pair.perp.symbol).last, perpQuoted));
+  }
+
+  private async positionView(position: Position): Promise<PositionView> {
+    const mark = (symbol: string): Decimal | null => {
+      try {
+        return this.tickers.get(symbol).last;
+      } catch {
+        return null;
+      }
+    };
+    const spotMark = mark(position.spotLeg.symbol);
+    const perpMark = mark(position.perpLeg.symbol);
+    const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
+    const unrealisedPnlUsd =
+      spotMark && perpMark
+        ? spotMark.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty).plus(position.perpLeg.entryPrice.minus(perpMark).mul(position.perpLeg.qty)).minus(entryFees)
+        : null;
+    return {
+      position,
+      spotMark,
+      perpMark,
+      delta: this.validator.check(position.coin, position.spotLeg.qty, position.perpLeg.qty),
+      fundingEarnedUsd: await this.fundingEarned(position.id),
+      unrealisedPnlUsd,
+    };
+  }
+
+  private async fundingEarned(positionId: string): Promise<Decimal> {
+    const ledger = await this.deps.store.listLedger();
+    return ledger.filter((e) => e.kind === 'funding' && e.ref === positionId).reduce((sum, e) => sum.plus(e.amount), ZERO);
+  }
+
+  private async fundingFor(coin: string): Promise<FundingOpportunity | null> {
+    const rows = this.lastScan.length > 0 ? this.lastScan : await this.scanFunding();
+    return rows.find((r) => r.coin === coin) ?? null;
+  }
+
+  private async findOpenPosition(target: string): Promise<Position> {
+    const open = await this.deps.store.listOpenPositions();
+    const wanted = target.trim();
+    const found = open.find((p) => p.id === wanted) ?? open.find((p) => p.coin === wanted.toUpperCase());
+    if (found) return found;
+    const list = open.length > 0 ? `open hedges: ${open.map((p) => `${p.coin} (${p.id})`).join(', ')}` : 'there are no open hedges';
+    throw new NotFoundError(`no open hedge matches "${wanted}"; ${list}`);
+  }
+
+  private pairOf(coinText: string): HedgePair {
+    const coin = coinText.trim().toUpperCase();
+    if (!/^[A-Z0-9]{1,15}$/.test(coin)) {
+      throw new InvalidInputError(`"${coinText.slice(0, 20)}" is not a coin symbol; use a ticker such as BTC or ETH`);
+    }
+    return this.instruments.pair(coin);
+  }
+
+  private executor(mode: TradingMode): Executor {
+    const executor = this.executors[mode];
+    if (!executor) throw new ModeChangeError('live trading is not configured');
+    return executor;
+  }
+
+  private newOperation(kind: Operation['kind'], coin: string, by: Requester, extra: Partial<Operation>): Operation {
+    const now = this.deps.clock.nowMs();
+    return {
+      id: newOperationId(now),
+      kind,
+      coin,
+      mode: this.mode,
+      requestedBy: by,
+      state: 'requested',
+      steps: [{ atMs: now, state: 'requested', note: `requested by ${by.name}` }],
+      createdAtMs: now,
+      updatedAtMs: now,
+      ...extra,
+    };
+  }
+
+  private async finish(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
+    const now = this.deps.clock.nowMs();
+    op.state = state;
+    op.updatedAtMs = now;
+    op.steps.push({ atMs: now, state, note });
+    if (errorCode) {
+      op.errorCode = errorCode;
+      op.errorMessage = note;
+    }
+    await this.deps.store.putOperation(op);
+  }
+
+  private async requireOperation(operationId: string): Promise<Operation> {
+    const op = await this.deps.store.getOperation(operationId);
+    if (!op) throw new NotFoundError(`no operation ${operationId}`);
+    return op;
+  }
+
+  private alreadyHandled(op: Operation): string {
+    if (FINISHED_STATES.has(op.state)) return `operation ${op.id} (${op.kind} ${op.coin}) is already ${op.state.replace('_', ' ')}`;
+    return `operation ${op.id} (${op.kind} ${op.coin}) is already ${op.state}; it runs once`;
+  }
+
+  private assertReady(): void {
+    if (!this.ready) throw new BotError('NOT_READY', 'the engine is still reconciling unfinished operations; try again in a moment', 'retry');
+  }
+}

@@ -1,0 +1,127 @@
+import {
+  FINISHED_STATES,
+  type AuditEntry,
+  type LedgerEntry,
+  type Operation,
+  type OrderResult,
+  type Position,
+  type TradingMode,
+} from '../domain/types.js';
+import { decode, encode } from './codec.js';
+import type { Store } from './port.js';
+
+const AUDIT_LIMIT = 10_000;
+
+/**
+ * In-memory Store for tests and the embedded demo. Records are kept encoded, so neither the
+ * caller's object after a put nor a returned object can change what is stored.
+ */
+export class MemoryStore implements Store {
+  private readonly operations = new Map<string, string>();
+  private readonly positions = new Map<string, string>();
+  private readonly fills = new Map<string, string>();
+  private readonly ledger: string[] = [];
+  private readonly ledgerIds = new Set<string>();
+  /** Oldest first, at most AUDIT_LIMIT. */
+  private readonly audit: string[] = [];
+  private mode: TradingMode | null = null;
+
+  async putOperation(op: Operation): Promise<void> {
+    this.operations.set(op.id, encode(op));
+  }
+
+  async getOperation(id: string): Promise<Operation | null> {
+    return readOne<Operation>(this.operations, id);
+  }
+
+  async listUnfinishedOperations(): Promise<Operation[]> {
+    return readAll<Operation>(this.operations)
+      .filter((op) => !FINISHED_STATES.has(op.state))
+      .sort((a, b) => byScoreThenId(a.createdAtMs, a.id, b.createdAtMs, b.id));
+  }
+
+  async putPosition(position: Position): Promise<void> {
+    this.positions.set(position.id, encode(position));
+  }
+
+  async getPosition(id: string): Promise<Position | null> {
+    return readOne<Position>(this.positions, id);
+  }
+
+  async listOpenPositions(): Promise<Position[]> {
+    return (await this.listPositions()).filter((position) => position.status === 'open');
+  }
+
+  async listPositions(): Promise<Position[]> {
+    return readAll<Position>(this.positions).sort((a, b) => byScoreThenId(a.openedAtMs, a.id, b.openedAtMs, b.id));
+  }
+
+  // No await before the writes: the check and the writes happen in one turn, like the Lua script.
+  async recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null> {
+    const existing = readOne<OrderResult>(this.fills, fill.clientOrderId);
+    if (existing) return existing;
+    this.fills.set(fill.clientOrderId, encode(fill));
+    this.pushLedger(entries);
+    return null;
+  }
+
+  async getFill(clientOrderId: string): Promise<OrderResult | null> {
+    return readOne<OrderResult>(this.fills, clientOrderId);
+  }
+
+  async appendLedger(entries: LedgerEntry[]): Promise<boolean> {
+    const first = entries[0];
+    if (!first || this.ledgerIds.has(first.id)) return false;
+    this.pushLedger(entries);
+    return true;
+  }
+
+  async listLedger(): Promise<LedgerEntry[]> {
+    return this.ledger.map((text) => decode<LedgerEntry>(text));
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    this.audit.push(encode(entry));
+    if (this.audit.length > AUDIT_LIMIT) this.audit.shift();
+  }
+
+  async recentAudit(limit: number): Promise<AuditEntry[]> {
+    if (limit <= 0) return [];
+    return this.audit
+      .slice(-limit)
+      .reverse()
+      .map((text) => decode<AuditEntry>(text));
+  }
+
+  async getMode(): Promise<TradingMode | null> {
+    return this.mode;
+  }
+
+  async setMode(mode: TradingMode): Promise<void> {
+    this.mode = mode;
+  }
+
+  async close(): Promise<void> {}
+
+  private pushLedger(entries: LedgerEntry[]): void {
+    for (const entry of entries) {
+      this.ledger.push(encode(entry));
+      this.ledgerIds.add(entry.id);
+    }
+  }
+}
+
+function readOne<T>(records: Map<string, string>, id: string): T | null {
+  const text = records.get(id);
+  return text === undefined ? null : decode<T>(text);
+}
+
+function readAll<T>(records: Map<string, string>): T[] {
+  return [...records.values()].map((text) => decode<T>(text));
+}
+
+/** The order of a Redis sorted set: by score, ties by member. */
+function byScoreThenId(scoreA: number, idA: string, scoreB: number, idB: string): number {
+  if (scoreA !== scoreB) return scoreA - scoreB;
+  return idA < idB ? -1 : idA > idB ? 1 : 0;
+}

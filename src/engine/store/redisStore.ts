@@ -1,0 +1,220 @@
+import { Redis, type ChainableCommander } from 'ioredis';
+import {
+  FINISHED_STATES,
+  type AuditEntry,
+  type LedgerEntry,
+  type Operation,
+  type OrderResult,
+  type Position,
+  type TradingMode,
+} from '../domain/types.js';
+import { decode, encode } from './codec.js';
+import type { Store } from './port.js';
+
+const AUDIT_LIMIT = 10_000;
+
+// KEYS: fills hash, ledger list, ledger id set. ARGV: clientOrderId, fill, then id/entry pairs.
+const RECORD_FILL_LUA = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return redis.call('HGET', KEYS[1], ARGV[1])
+end
+for i = 3, #ARGV, 2 do
+  redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+  redis.call('SADD', KEYS[3], ARGV[i])
+end
+return false
+`;
+
+// KEYS: ledger list, ledger id set. ARGV: id/entry pairs.
+const APPEND_LEDGER_LUA = `
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  return 0
+end
+for i = 1, #ARGV, 2 do
+  redis.call('RPUSH', KEYS[1], ARGV[i + 1])
+  redis.call('SADD', KEYS[2], ARGV[i])
+end
+return 1
+`;
+
+/** The Lua commands defined on the client; ioredis sends them by EVALSHA. */
+interface StoreScripts {
+  storeRecordFill(fills: string, ledger: string, ledgerIds: string, ...args: string[]): Promise<string | null>;
+  storeAppendLedger(ledger: string, ledgerIds: string, ...args: string[]): Promise<number>;
+}
+
+/**
+ * Store on Redis. Records are JSON (amounts as decimal strings, see codec.ts) in hashes keyed by
+ * id; sorted sets keep listing order; the ledger is a list with a set of its ids beside it.
+ */
+export class RedisStore implements Store {
+  private readonly keys: ReturnType<typeof keysFor>;
+  private readonly scripts: StoreScripts;
+  private ownsClient = false;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = keysFor(prefix);
+    redis.defineCommand('storeRecordFill', { lua: RECORD_FILL_LUA, numberOfKeys: 3 });
+    redis.defineCommand('storeAppendLedger', { lua: APPEND_LEDGER_LUA, numberOfKeys: 2 });
+    this.scripts = redis as unknown as StoreScripts;
+  }
+
+  /** Connects a client of its own, which close() quits. */
+  static async connect(url: string, prefix: string): Promise<RedisStore> {
+    // A few retries ride out a blip; beyond that a command fails instead of hanging the caller.
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    // connect() only says "Connection is closed"; the error event carries the reason (e.g. ECONNREFUSED).
+    let cause: unknown;
+    const remember = (err: unknown): void => {
+      cause = err;
+    };
+    redis.on('error', remember);
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw cause ?? err;
+    } finally {
+      redis.off('error', remember);
+    }
+    const store = new RedisStore(redis, prefix);
+    store.ownsClient = true;
+    return store;
+  }
+
+  async putOperation(op: Operation): Promise<void> {
+    const tx = this.redis.multi().hset(this.keys.operations, op.id, encode(op));
+    if (FINISHED_STATES.has(op.state)) tx.zrem(this.keys.unfinishedOperations, op.id);
+    else tx.zadd(this.keys.unfinishedOperations, op.createdAtMs, op.id);
+    await execOrThrow(tx);
+  }
+
+  async getOperation(id: string): Promise<Operation | null> {
+    return this.readOne<Operation>(this.keys.operations, id);
+  }
+
+  async listUnfinishedOperations(): Promise<Operation[]> {
+    return this.readListed<Operation>(this.keys.operations, this.keys.unfinishedOperations);
+  }
+
+  async putPosition(position: Position): Promise<void> {
+    const tx = this.redis
+      .multi()
+      .hset(this.keys.positions, position.id, encode(position))
+      .zadd(this.keys.allPositions, position.openedAtMs, position.id);
+    if (position.status === 'open') tx.zadd(this.keys.openPositions, position.openedAtMs, position.id);
+    else tx.zrem(this.keys.openPositions, position.id);
+    await execOrThrow(tx);
+  }
+
+  async getPosition(id: string): Promise<Position | null> {
+    return this.readOne<Position>(this.keys.positions, id);
+  }
+
+  async listOpenPositions(): Promise<Position[]> {
+    return this.readListed<Position>(this.keys.positions, this.keys.openPositions);
+  }
+
+  async listPositions(): Promise<Position[]> {
+    return this.readListed<Position>(this.keys.positions, this.keys.allPositions);
+  }
+
+  async recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null> {
+    const { fills, ledger, ledgerIds } = this.keys;
+    const existing = await this.scripts.storeRecordFill(
+      fills,
+      ledger,
+      ledgerIds,
+      fill.clientOrderId,
+      encode(fill),
+      ...idEntryPairs(entries),
+    );
+    return existing === null ? null : decode<OrderResult>(existing);
+  }
+
+  async getFill(clientOrderId: string): Promise<OrderResult | null> {
+    return this.readOne<OrderResult>(this.keys.fills, clientOrderId);
+  }
+
+  async appendLedger(entries: LedgerEntry[]): Promise<boolean> {
+    if (entries.length === 0) return false;
+    const written = await this.scripts.storeAppendLedger(this.keys.ledger, this.keys.ledgerIds, ...idEntryPairs(entries));
+    return written === 1;
+  }
+
+  async listLedger(): Promise<LedgerEntry[]> {
+    const texts = await this.redis.lrange(this.keys.ledger, 0, -1);
+    return texts.map((text) => decode<LedgerEntry>(text));
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await execOrThrow(
+      this.redis
+        .multi()
+        .lpush(this.keys.audit, encode(entry))
+        .ltrim(this.keys.audit, 0, AUDIT_LIMIT - 1),
+    );
+  }
+
+  async recentAudit(limit: number): Promise<AuditEntry[]> {
+    const count = Math.floor(limit);
+    // LRANGE 0 -1 would mean "everything", so a non-positive limit never reaches Redis.
+    if (count <= 0) return [];
+    const texts = await this.redis.lrange(this.keys.audit, 0, count - 1);
+    return texts.map((text) => decode<AuditEntry>(text));
+  }
+
+  async getMode(): Promise<TradingMode | null> {
+    return (await this.redis.get(this.keys.mode)) as TradingMode | null;
+  }
+
+  async setMode(mode: TradingMode): Promise<void> {
+    await this.redis.set(this.keys.mode, mode);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.redis.quit();
+  }
+
+  private async readOne<T>(hash: string, id: string): Promise<T | null> {
+    const text = await this.redis.hget(hash, id);
+    return text === null ? null : decode<T>(text);
+  }
+
+  private async readListed<T>(hash: string, index: string): Promise<T[]> {
+    const ids = await this.redis.zrange(index, 0, '-1');
+    if (ids.length === 0) return [];
+    const texts = await this.redis.hmget(hash, ...ids);
+    return texts.filter((text): text is string => text !== null).map((text) => decode<T>(text));
+  }
+}
+
+function keysFor(prefix: string) {
+  return {
+    operations: `${prefix}operations`,
+    unfinishedOperations: `${prefix}operations:unfinished`,
+    positions: `${prefix}positions`,
+    openPositions: `${prefix}positions:open`,
+    allPositions: `${prefix}positions:all`,
+    fills: `${prefix}fills`,
+    ledger: `${prefix}ledger`,
+    ledgerIds: `${prefix}ledger:ids`,
+    audit: `${prefix}audit`,
+    mode: `${prefix}mode`,
+  };
+}
+
+function idEntryPairs(entries: LedgerEntry[]): string[] {
+  return entries.flatMap((entry) => [entry.id, encode(entry)]);
+}
+
+/** MULTI reports a failed command inside its result list rather than rejecting. */
+async function execOrThrow(tx: ChainableCommander): Promise<void> {
+  const results = await tx.exec();
+  if (results === null) throw new Error('Redis transaction was aborted');
+  const failure = results.find(([err]) => err !== null);
+  if (failure) throw failure[0];
+}

@@ -72,6 +72,8 @@ export class SimulatedExchange implements Exchange {
   private readonly coins = new Map<string, CoinState>();
   private readonly instruments = new Map<string, Instrument>();
   private readonly orders = new Map<string, OrderResult>();
+  /** Orders sent and not answered yet: a repeat of one joins it, as a venue refuses a duplicate id. */
+  private readonly inFlight = new Map<string, Promise<OrderResult>>();
   private readonly spot = new Map<string, Decimal>();
   private readonly perp = new Map<string, Decimal>();
   private lastStepMs: number;
@@ -97,23 +99,22 @@ export class SimulatedExchange implements Exchange {
     return Promise.resolve([...this.instruments.values()]);
   }
 
-  fetchTickers(symbols: readonly string[]): Promise<Ticker[]> {
+  // async, so an unknown symbol rejects the promise instead of throwing at the call.
+  async fetchTickers(symbols: readonly string[]): Promise<Ticker[]> {
     this.step();
     const now = this.clock.nowMs();
-    return Promise.resolve(
-      symbols.map((symbol) => {
-        const instrument = this.instrument(symbol);
-        const last = this.lastPrice(instrument);
-        const halfSpread = last.mul(HALF_SPREAD);
-        return {
-          symbol,
-          bid: last.minus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_DOWN),
-          ask: last.plus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_UP),
-          last,
-          timestampMs: now,
-        };
-      }),
-    );
+    return symbols.map((symbol) => {
+      const instrument = this.instrument(symbol);
+      const last = this.lastPrice(instrument);
+      const halfSpread = last.mul(HALF_SPREAD);
+      return {
+        symbol,
+        bid: last.minus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_DOWN),
+        ask: last.plus(halfSpread).toNearest(instrument.priceTick, Decimal.ROUND_UP),
+        last,
+        timestampMs: now,
+      };
+    });
   }
 
   fetchFundingRates(): Promise<FundingRate[]> {
@@ -133,9 +134,21 @@ export class SimulatedExchange implements Exchange {
     );
   }
 
-  async placeOrder(request: OrderRequest): Promise<OrderResult> {
+  placeOrder(request: OrderRequest): Promise<OrderResult> {
     const known = this.orders.get(request.clientOrderId);
-    if (known) return known;
+    if (known) return Promise.resolve(known);
+    const pending = this.inFlight.get(request.clientOrderId);
+    if (pending) return pending;
+    const placing = this.fill(request);
+    this.inFlight.set(request.clientOrderId, placing);
+    const forget = (): void => {
+      this.inFlight.delete(request.clientOrderId);
+    };
+    void placing.then(forget, forget);
+    return placing;
+  }
+
+  private async fill(request: OrderRequest): Promise<OrderResult> {
     if (this.legLatencyMs > 0) await this.clock.sleep(this.legLatencyMs);
     this.step();
     const instrument = this.instrument(request.symbol);

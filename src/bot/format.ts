@@ -1,0 +1,141 @@
+import { Decimal } from '../engine/index.js';
+import type {
+  ClosePreview,
+  EngineEvent,
+  FundingOpportunity,
+  LegQuote,
+  OpenPreview,
+  Operation,
+  OrderResult,
+  StatusReport,
+} from '../engine/index.js';
+
+/** USD with thousands separators and 2 decimals, sign kept: 1,234.50 / -0.75. */
+export function usd(value: Decimal): string {
+  const fixed = value.toFixed(2);
+  const [whole = '0', cents = '00'] = fixed.replace('-', '').split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${value.isNegative() && !value.isZero() && fixed !== '-0.00' ? '-' : ''}${grouped}.${cents}`;
+}
+
+export function signedUsd(value: Decimal): string {
+  return value.gte(0) ? `+${usd(value)}` : usd(value);
+}
+
+/** A price with enough significant digits for any coin, from BTC to PEPE. */
+export function price(value: Decimal): string {
+  if (value.gte(1000)) return usd(value);
+  return value.toSignificantDigits(6).toString();
+}
+
+export function pct(value: Decimal, decimals = 2): string {
+  return `${value.toFixed(decimals)}%`;
+}
+
+function who(op: Operation): string {
+  return `asked by ${op.requestedBy.name}, op ${op.id}`;
+}
+
+function legLine(leg: LegQuote): string {
+  const side = leg.side === 'buy' ? 'BUY ' : 'SELL';
+  return `  ${leg.kind.padEnd(4)} ${side} ${leg.qty.toString()} @ ~${price(leg.price)} = ${usd(leg.notionalUsd)} USD, fee ${usd(leg.feeUsd)}`;
+}
+
+export function formatOpenPreview(preview: OpenPreview, ttlSeconds: number): string {
+  const { operation, funding } = preview;
+  const lines = [
+    `Open ${operation.coin} hedge, ${operation.mode.toUpperCase()} (${who(operation)})`,
+    legLine(preview.spot),
+    legLine(preview.perp),
+    `  fees ${usd(preview.feesUsd)} USD`,
+  ];
+  if (funding) {
+    const breakEven = funding.breakEvenHours ? `${funding.breakEvenHours.toFixed(1)} h` : 'never at this rate';
+    lines.push(
+      `  funding ${pct(funding.rate.mul(100), 4)}/${funding.intervalHours}h = ${pct(funding.fundingAprPct)} APR, net ${pct(funding.netAprPct)}, break-even ${breakEven}`,
+    );
+  }
+  lines.push(`Confirm within ${ttlSeconds} s; prices are re-checked on confirm.`);
+  return lines.join('\n');
+}
+
+export function formatClosePreview(preview: ClosePreview, ttlSeconds: number): string {
+  const { operation, position } = preview;
+  return [
+    `Close ${position.coin} hedge ${position.id}, ${position.mode.toUpperCase()} (${who(operation)})`,
+    legLine(preview.spot),
+    legLine(preview.perp),
+    `  exit fees ${usd(preview.feesUsd)} USD, funding earned ${signedUsd(preview.fundingEarnedUsd)} USD`,
+    `  expected PnL ${signedUsd(preview.expectedPnlUsd)} USD (after all fees, with funding)`,
+    `Confirm within ${ttlSeconds} s; prices are re-checked on confirm.`,
+  ].join('\n');
+}
+
+export function formatStatus(report: StatusReport): string {
+  const lines = [
+    `Mode ${report.mode.toUpperCase()}${report.liveConfigured ? '' : ' (live not configured)'}`,
+    `Spot ${usd(report.spotUsdt)} USDT · perp equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`,
+  ];
+  if (report.unfinishedOperations > 0) lines.push(`${report.unfinishedOperations} operation(s) awaiting confirmation or in progress`);
+  if (report.positions.length === 0) {
+    lines.push('No open hedges. Open one with /open <COIN> <USD per leg>.');
+    return lines.join('\n');
+  }
+  for (const view of report.positions) {
+    const p = view.position;
+    const mark = (m: Decimal | null): string => (m ? price(m) : 'stale');
+    lines.push(
+      '',
+      `${p.coin} ${p.id} · opened ${new Date(p.openedAtMs).toISOString().slice(0, 16).replace('T', ' ')} UTC by ${p.openedBy}`,
+      `  spot +${p.spotLeg.qty.toString()} @ ${price(p.spotLeg.entryPrice)} · mark ${mark(view.spotMark)}`,
+      `  perp -${p.perpLeg.qty.toString()} @ ${price(p.perpLeg.entryPrice)} · mark ${mark(view.perpMark)}`,
+      `  drift ${view.delta.driftBps.toFixed(1)} bps · fees ${usd(p.spotLeg.entryFeeUsd.plus(p.perpLeg.entryFeeUsd))} · funding ${signedUsd(view.fundingEarnedUsd)} · uPnL ${view.unrealisedPnlUsd ? signedUsd(view.unrealisedPnlUsd) : 'n/a (stale price)'} USD`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function formatFunding(rows: readonly FundingOpportunity[], holdDays: number): string {
+  if (rows.length === 0) return 'No funding data yet; try again in a minute.';
+  const header = `Top ${rows.length} by funding APR net of fees (round trip over ${holdDays} d)`;
+  const table = rows.map((r, i) => {
+    const breakEven = r.breakEvenHours ? `${r.breakEvenHours.toFixed(1)}h` : '-';
+    return `${String(i + 1).padStart(2)}. ${r.coin.padEnd(5)} ${pct(r.netAprPct, 1).padStart(7)} net ${pct(r.fundingAprPct, 1).padStart(7)} gross  every ${String(r.intervalHours).padStart(1)}h  b/e ${breakEven}`;
+  });
+  return [header, ...table].join('\n');
+}
+
+function fillLine(fill: OrderResult): string {
+  return `${fill.kind} ${fill.side.toUpperCase()} ${fill.filledQty.toString()} ${fill.coin} @ ${price(fill.avgPrice)} (fee ${usd(fill.feeUsd)})`;
+}
+
+/** One alert per engine event; critical ones start with a marker people notice on a phone. */
+export function formatEvent(event: EngineEvent): string {
+  switch (event.type) {
+    case 'opened': {
+      const p = event.position;
+      return `✅ FILLED ${p.coin} hedge ${p.id} (${who(event.operation)})\n  ${fillLine(event.spot)}\n  ${fillLine(event.perp)}\n  drift ${driftOf(p.spotLeg.qty, p.perpLeg.qty)} bps`;
+    }
+    case 'closed': {
+      const p = event.position;
+      return `☑️ CLOSED ${p.coin} hedge ${p.id} (${who(event.operation)})\n  exit spot ${price(p.exitSpotPrice ?? new Decimal(0))}, perp ${price(p.exitPerpPrice ?? new Decimal(0))}, exit fees ${usd(p.exitFeesUsd ?? new Decimal(0))} USD\n  realised PnL ${signedUsd(p.realisedPnlUsd ?? new Decimal(0))} USD (before funding)`;
+    }
+    case 'rollback': {
+      const reversal = event.reversal ? `reversed: ${fillLine(event.reversal)}` : `REVERSAL FAILED: ${event.reversalError ?? 'unknown'}; act by hand`;
+      return `🚨 ROLLBACK ${event.operation.coin} (${who(event.operation)})\n  ${event.failedLeg} leg failed: ${event.failure}\n  ${event.filled.kind} leg had filled: ${fillLine(event.filled)}\n  ${reversal}`;
+    }
+    case 'drift':
+      return `🚨 DRIFT ${event.delta.coin}: spot ${event.delta.spotQty.toString()} vs perp ${event.delta.perpQty.toString()} = ${event.delta.driftBps.toFixed(1)} bps (tolerance ${event.delta.toleranceBps.toString()})${event.operation ? ` (${who(event.operation)})` : ''}\n  ${event.action}`;
+    case 'recovery':
+      return `🚨 RECOVERY ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): ${event.outcome}`;
+    case 'funding':
+      return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
+    case 'error':
+      return `🚨 ERROR ${event.code}${event.operation ? ` (${who(event.operation)})` : ''}: ${event.message}`;
+  }
+}
+
+function driftOf(spot: Decimal, perp: Decimal): string {
+  const larger = Decimal.max(spot, perp);
+  return larger.isZero() ? '0.0' : spot.minus(perp).abs().div(larger).mul(10_000).toFixed(1);
+}

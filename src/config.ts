@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { Decimal } from './engine/index.js';
+
+const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const decimalString = (fallback: string) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default(fallback)
+      .refine((s) => /^\d+(\.\d+)?$/.test(s), 'must be a plain positive number such as 1000 or 0.5')
+      .transform((s) => new Decimal(s)),
+  );
+const int = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
+const intOrZero = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(fallback));
+
+const schema = z.object({
+  ROLE: z.preprocess(emptyAsUndefined, z.enum(['all', 'bot', 'worker']).default('all')),
+  MODE: z.preprocess(emptyAsUndefined, z.enum(['paper', 'live']).default('paper')),
+  REDIS_URL: optionalString,
+  REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().regex(/^[\w:.-]{1,40}$/).default('fab:')),
+  DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
+  LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
+  TELEGRAM_BOT_TOKEN: optionalString,
+  EXCHANGE: optionalString,
+  SIM_SEED: intOrZero(42),
+  SIM_FAULTS: optionalString,
+  SIM_LEG_LATENCY_MS: intOrZero(50),
+  HEDGE_TIMEOUT_MS: int(5_000),
+  MAX_POSITION_NOTIONAL_USD: decimalString('25000'),
+  MAX_TOTAL_EXPOSURE_USD: decimalString('100000'),
+  MAX_OPEN_POSITIONS: int(10),
+  PERP_LEVERAGE: decimalString('1'),
+  DRIFT_TOLERANCE_BPS: decimalString('50'),
+  QUOTE_TOLERANCE_BPS: decimalString('50'),
+  QUOTE_TTL_MS: int(60_000),
+  PAPER_START_USDT: decimalString('50000'),
+  FUNDING_HOLD_DAYS: int(7),
+  PRICE_REFRESH_MS: int(5_000),
+  DELTA_CHECK_MS: int(15_000),
+  FUNDING_SCAN_MS: int(60_000),
+});
+
+export type AppConfig = z.infer<typeof schema>;
+
+/** Names of settings that hold secrets: never logged, never echoed in an error. */
+export const SECRET_KEYS = ['TELEGRAM_BOT_TOKEN'] as const;
+
+/**
+ * Reads the configuration from the environment. A bad value stops the start with one line per
+ * variable naming it and saying what it must be — never echoing the value, which may be secret.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) {
+    if (parsed.data.MODE === 'live' && !parsed.data.EXCHANGE) {
+      throw new Error('MODE=live needs EXCHANGE (and its API keys); live trading through ccxt is not built yet, use MODE=paper');
+    }
+    return parsed.data;
+  }
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -145,6 +145,7 @@ export class Engine {
   private readonly accrual: FundingAccrual;
   private readonly executors: Record<TradingMode, Executor | null>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly locks: Locks;
   private mode: TradingMode;
   private ready = false;
   private lastScan: FundingOpportunity[] = [];
@@ -155,6 +156,7 @@ export class Engine {
   ) {
     const { config, clock, store, logger } = deps;
     const locks = deps.locks ?? new InProcessLocks();
+    this.locks = locks;
     this.mode = config.initialMode;
     this.tickers = new TickerService(deps.exchange, clock, config.maxPriceAgeMs);
     this.risk = new RiskManager(config.limits, this.tickers);
@@ -302,6 +304,14 @@ export class Engine {
    */
   async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position }> {
     this.assertReady();
+    const first = await this.requireOperation(operationId);
+    // The check-and-confirm runs under the coin's lock, so a double tap confirms exactly once.
+    const op = await this.locks.withLock(`coin:${first.coin}`, () => this.markConfirmed(operationId, by));
+    const position = await this.track(op.kind === 'open' ? this.manager.open(op.id) : this.manager.close(op.id));
+    return { operation: (await this.deps.store.getOperation(op.id)) ?? op, position };
+  }
+
+  private async markConfirmed(operationId: string, by: Requester): Promise<Operation> {
     const op = await this.requireOperation(operationId);
     if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
     const quote = op.quote;
@@ -328,13 +338,9 @@ export class Engine {
         throw err;
       }
     }
-    op.state = 'confirmed';
-    op.updatedAtMs = now;
-    op.steps.push({ atMs: now, state: 'confirmed', note: `confirmed by ${by.name}` });
-    await this.deps.store.putOperation(op);
+    await this.finish(op, 'confirmed', `confirmed by ${by.name}`);
     await this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`);
-    const position = await this.track(op.kind === 'open' ? this.manager.open(op.id) : this.manager.close(op.id));
-    return { operation: (await this.deps.store.getOperation(op.id)) ?? op, position };
+    return op;
   }
 
   async cancel(operationId: string, by: Requester): Promise<Operation> {

@@ -36,12 +36,12 @@ export const SIM_CATALOG: readonly SimCoin[] = [
   { coin: 'APT', price: '9', priceTick: '0.001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00016', fundingIntervalHours: 4 },
   { coin: 'ARB', price: '0.75', priceTick: '0.0001', spotQtyStep: '0.1', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00004', fundingIntervalHours: 8 },
   { coin: 'OP', price: '1.8', priceTick: '0.0001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00005', fundingIntervalHours: 8 },
-  { coin: 'SUI', price: '3.8', priceTick: '0.0001', spotQtyStep: '0.1', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00025', fundingIntervalHours: 1 },
+  { coin: 'SUI', price: '3.8', priceTick: '0.0001', spotQtyStep: '0.1', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.0000125', fundingIntervalHours: 1 },
   { coin: 'TON', price: '5.3', priceTick: '0.0001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00009', fundingIntervalHours: 8 },
   { coin: 'FIL', price: '5', priceTick: '0.001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '-0.00006', fundingIntervalHours: 4 },
-  { coin: 'INJ', price: '22', priceTick: '0.001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.0003', fundingIntervalHours: 1 },
-  { coin: 'WIF', price: '2.1', priceTick: '0.0001', spotQtyStep: '0.01', perpQtyStep: '1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.0004', fundingIntervalHours: 1 },
-  { coin: 'PEPE', price: '0.000018', priceTick: '0.0000000001', spotQtyStep: '1', perpQtyStep: '100', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00035', fundingIntervalHours: 4 },
+  { coin: 'INJ', price: '22', priceTick: '0.001', spotQtyStep: '0.01', perpQtyStep: '0.1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00003', fundingIntervalHours: 1 },
+  { coin: 'WIF', price: '2.1', priceTick: '0.0001', spotQtyStep: '0.01', perpQtyStep: '1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00005', fundingIntervalHours: 1 },
+  { coin: 'PEPE', price: '0.000018', priceTick: '0.0000000001', spotQtyStep: '1', perpQtyStep: '100', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00015', fundingIntervalHours: 4 },
   { coin: 'SEI', price: '0.45', priceTick: '0.0001', spotQtyStep: '0.1', perpQtyStep: '1', spotMinNotional: '5', perpMinNotional: '5', fundingRate: '0.00018', fundingIntervalHours: 4 },
 ];
 

@@ -377,7 +377,7 @@ export class PositionManager {
         timedOut: !found,
       };
     } catch (err) {
-      this.deps.logger.warn({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'order failed');
+      this.deps.logger.info({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'order failed');
       return { request, fill: null, error: asBotError(err), timedOut: false };
     }
   }

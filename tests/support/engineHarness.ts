@@ -1,0 +1,51 @@
+import pino from 'pino';
+import { Decimal, Engine, ManualClock, type EngineConfig } from '../../src/engine/index.js';
+import { FaultPlan } from '../../src/engine/exchange/faults.js';
+import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
+import type { Store } from '../../src/engine/store/port.js';
+import { MemoryStore } from '../../src/engine/store/memoryStore.js';
+
+export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
+  return {
+    initialMode: 'paper',
+    hedgeTimeoutMs: 5_000,
+    driftToleranceBps: new Decimal(50),
+    quoteToleranceBps: new Decimal(50),
+    quoteTtlMs: 60_000,
+    maxPriceAgeMs: 60_000,
+    limits: {
+      maxPositionNotionalUsd: new Decimal(25_000),
+      maxTotalExposureUsd: new Decimal(100_000),
+      maxOpenPositions: 10,
+      perpLeverage: new Decimal(1),
+    },
+    paperStartUsdt: new Decimal(50_000),
+    fundingHoldDays: 7,
+    paperFaults: new FaultPlan(),
+    paperLegLatencyMs: 0,
+    ...overrides,
+  };
+}
+
+export interface EngineHarness {
+  engine: Engine;
+  clock: ManualClock;
+  store: Store;
+  exchange: SimulatedExchange;
+}
+
+/** A started engine on the simulated venue with a manual clock; MemoryStore unless one is given. */
+export async function startTestEngine(options: { config?: Partial<EngineConfig>; store?: Store; clock?: ManualClock } = {}): Promise<EngineHarness> {
+  const clock = options.clock ?? new ManualClock();
+  const store = options.store ?? new MemoryStore();
+  const exchange = new SimulatedExchange({ clock, seed: 7 });
+  const engine = await Engine.create({
+    config: testEngineConfig(options.config),
+    clock,
+    store,
+    exchange,
+    logger: pino({ level: 'silent' }),
+  });
+  await engine.start();
+  return { engine, clock, store, exchange };
+}

@@ -17,7 +17,7 @@ const intOrZero = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.
 
 const schema = z.object({
   ROLE: z.preprocess(emptyAsUndefined, z.enum(['all', 'bot', 'worker']).default('all')),
-  MODE: z.preprocess(emptyAsUndefined, z.enum(['paper', 'live']).default('paper')),
+  TRADING_MODE: z.preprocess(emptyAsUndefined, z.enum(['paper', 'live']).default('paper')),
   REDIS_URL: optionalString,
   REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().regex(/^[\w:.-]{1,40}$/).default('fab:')),
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
@@ -54,8 +54,8 @@ export const SECRET_KEYS = ['TELEGRAM_BOT_TOKEN'] as const;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = schema.safeParse(env);
   if (parsed.success) {
-    if (parsed.data.MODE === 'live' && !parsed.data.EXCHANGE) {
-      throw new Error('MODE=live needs EXCHANGE (and its API keys); live trading through ccxt is not built yet, use MODE=paper');
+    if (parsed.data.TRADING_MODE === 'live' && !parsed.data.EXCHANGE) {
+      throw new Error('TRADING_MODE=live needs EXCHANGE (and its API keys); live trading through ccxt is not built yet, use MODE=paper');
     }
     return parsed.data;
   }

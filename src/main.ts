@@ -13,7 +13,7 @@ import { createLogger, redactSecrets } from './logger.js';
 /** Composition root: the only place that knows paper from live and console from Telegram. */
 function engineConfig(config: AppConfig): EngineConfig {
   return {
-    initialMode: config.MODE,
+    initialMode: config.TRADING_MODE,
     hedgeTimeoutMs: config.HEDGE_TIMEOUT_MS,
     driftToleranceBps: config.DRIFT_TOLERANCE_BPS,
     quoteToleranceBps: config.QUOTE_TOLERANCE_BPS,

@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomPrefix, testRedisUrl } from '../support/redis.js';
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real app (`src/main.ts`) with stdin piped, the way the README's quick start does. */
+function runApp(lines: string[], env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, LOG_LEVEL: 'warn', SIM_LEG_LATENCY_MS: '5', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(`${lines.join('\n')}\n`);
+  });
+}
+
+const dataDirs: string[] = [];
+afterAll(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('console chat end to end', () => {
+  it('opens a hedged BTC position on the embedded Redis and shows both legs, fees and drift', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fab-'));
+    dataDirs.push(dataDir);
+    const { code, stdout } = await runApp(['/open BTC 1000', 'Confirm', '/status'], { DATA_DIR: dataDir, REDIS_URL: '' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Redis embedded/);
+    expect(stdout).toMatch(/Open BTC hedge, PAPER/);
+    expect(stdout).toMatch(/\[Confirm\] \[Cancel\]/);
+    expect(stdout).toMatch(/FILLED BTC hedge/);
+    const status = stdout.slice(stdout.lastIndexOf('Mode PAPER'));
+    expect(status).toMatch(/spot \+0\.01 @ [\d,.]+ · mark/);
+    expect(status).toMatch(/perp -0\.01 @ [\d,.]+ · mark/);
+    expect(status).toMatch(/drift 0\.0 bps · fees 1\.4\d/);
+  });
+
+  it('rolls back the spot leg when the perp is rejected, restores balances minus costs, and alerts with both legs', async () => {
+    const prefix = randomPrefix();
+    const { code, stdout } = await runApp(['/open ETH 1000', 'Confirm', '/status'], {
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: prefix,
+      SIM_FAULTS: 'perp:ETH:reject',
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ROLLBACK ETH/);
+    expect(stdout).toMatch(/perp leg failed: .*rejected/);
+    expect(stdout).toMatch(/spot leg had filled: spot BUY 0\.29\d+ ETH/);
+    expect(stdout).toMatch(/reversed: spot SELL 0\.29\d+ ETH/);
+    const spot = /Spot ([\d,.]+) USDT/.exec(stdout.slice(stdout.lastIndexOf('Mode PAPER')))?.[1] ?? '';
+    const spotUsdt = Number(spot.replace(/,/g, ''));
+    // Two taker fees of ~1 USD plus 10 bps of slippage on 1000 USD: about 3 USD lost, no more.
+    expect(spotUsdt).toBeLessThan(50_000);
+    expect(spotUsdt).toBeGreaterThan(49_995);
+    expect(stdout).toMatch(/No open hedges/);
+  });
+
+  it('keeps positions across a restart and closes them in a later run', async () => {
+    const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: randomPrefix() };
+    const first = await runApp(['/open SOL 2000', 'Confirm'], env);
+    expect(first.stdout).toMatch(/FILLED SOL hedge/);
+    const second = await runApp(['/status', '/close SOL', 'Confirm', '/status'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/SOL p\w+ · opened/);
+    expect(second.stdout).toMatch(/Close SOL hedge/);
+    expect(second.stdout).toMatch(/CLOSED SOL hedge .*\n.*\n\s+realised PnL [+-][\d,.]+ USD/);
+    expect(second.stdout.slice(second.stdout.lastIndexOf('Mode PAPER'))).toMatch(/No open hedges/);
+  });
+
+  it('refuses a bad configuration with exit 2 and never echoes a secret', async () => {
+    const { code, stderr } = await runApp([], { SIM_FAULTS: 'perp:ETH:explode', TELEGRAM_BOT_TOKEN: '123456789:AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM' });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/SIM_FAULTS entry "perp:ETH:explode"/);
+    expect(stderr).not.toContain('AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM');
+  });
+});

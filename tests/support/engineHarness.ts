@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { Decimal, Engine, ManualClock, type EngineConfig } from '../../src/engine/index.js';
+import { Decimal, Engine, ManualClock, type EngineConfig, type EngineEvent, type RecoveryReport } from '../../src/engine/index.js';
 import { FaultPlan } from '../../src/engine/exchange/faults.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
 import type { Store } from '../../src/engine/store/port.js';
@@ -32,6 +32,10 @@ export interface EngineHarness {
   clock: ManualClock;
   store: Store;
   exchange: SimulatedExchange;
+  /** What start() reported for operations a previous run left unfinished. */
+  recovery: RecoveryReport[];
+  /** Every event since before start(), recovery alerts included. */
+  events: EngineEvent[];
 }
 
 /** A started engine on the simulated venue with a manual clock; MemoryStore unless one is given. */
@@ -46,6 +50,8 @@ export async function startTestEngine(options: { config?: Partial<EngineConfig>;
     exchange,
     logger: pino({ level: 'silent' }),
   });
-  await engine.start();
-  return { engine, clock, store, exchange };
+  const events: EngineEvent[] = [];
+  engine.subscribe((event) => events.push(event));
+  const recovery = await engine.start();
+  return { engine, clock, store, exchange, recovery, events };
 }

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/engine/domain/clock.js';
+import { Decimal } from '../../../src/engine/domain/decimal.js';
+import { NotFoundError, OrderRejectedError } from '../../../src/engine/domain/errors.js';
+import type { OrderRequest } from '../../../src/engine/domain/types.js';
+import { FaultPlan } from '../../../src/engine/exchange/faults.js';
+import { SimulatedExchange, perpSymbol, spotSymbol } from '../../../src/engine/exchange/simulatedExchange.js';
+import { InstrumentInfo } from '../../../src/engine/market/instrumentInfo.js';
+import { flush, track } from '../../support/engine.js';
+
+const HOUR_MS = 3_600_000;
+
+async function pricesAfter(seed: number, moves: number[]): Promise<string[]> {
+  const clock = new ManualClock();
+  const exchange = new SimulatedExchange({ clock, seed });
+  const symbols = (await InstrumentInfo.load(exchange)).allSymbols();
+  const seen: string[] = [];
+  for (const ms of moves) {
+    await clock.advance(ms);
+    for (const t of await exchange.fetchTickers(symbols)) seen.push(`${t.symbol}=${t.last.toString()}`);
+    for (const f of await exchange.fetchFundingRates()) seen.push(`${f.coin}:${f.rate.toString()}`);
+  }
+  return seen;
+}
+
+function buy(coin: string, qty: string, id: string): OrderRequest {
+  return { clientOrderId: id, coin, kind: 'spot', symbol: spotSymbol(coin), side: 'buy', qty: new Decimal(qty), reduceOnly: false };
+}
+
+describe('SimulatedExchange markets', () => {
+  it('lists at least 20 coins with both a spot and a perp market', async () => {
+    const exchange = new SimulatedExchange({ clock: new ManualClock() });
+    const instruments = await exchange.loadInstruments();
+    const info = new InstrumentInfo(instruments);
+    expect(info.coins().length).toBeGreaterThanOrEqual(20);
+    for (const coin of info.coins()) {
+      const pair = info.pair(coin);
+      expect(pair.spot.symbol).toBe(spotSymbol(coin));
+      expect(pair.perp.symbol).toBe(perpSymbol(coin));
+      expect(pair.spot.kind).toBe('spot');
+      expect(pair.perp.kind).toBe('perp');
+    }
+    // Every instrument belongs to a complete pair.
+    expect(instruments).toHaveLength(info.coins().length * 2);
+  });
+
+  it('replays the same prices and funding for the same seed and clock moves', async () => {
+    const moves = [1_000, 30_000, 7, 3_600_000, 250];
+    const a = await pricesAfter(11, moves);
+    const b = await pricesAfter(11, moves);
+    expect(a).toEqual(b);
+    const other = await pricesAfter(12, moves);
+    expect(other).not.toEqual(a);
+  });
+
+  it('moves prices only when the clock moves', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 3 });
+    const [first] = await exchange.fetchTickers(['ETH/USDT']);
+    const [again] = await exchange.fetchTickers(['ETH/USDT']);
+    expect(again!.last.eq(first!.last)).toBe(true);
+    await clock.advance(60_000);
+    const [later] = await exchange.fetchTickers(['ETH/USDT']);
+    expect(later!.last.eq(first!.last)).toBe(false);
+    expect(later!.timestampMs).toBe(clock.nowMs());
+  });
+
+  it('quotes on the price tick with bid ≤ last ≤ ask', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 5 });
+    const info = await InstrumentInfo.load(exchange);
+    await clock.advance(90_000);
+    const instruments = new Map((await exchange.loadInstruments()).map((i) => [i.symbol, i]));
+    for (const t of await exchange.fetchTickers(info.allSymbols())) {
+      const tick = instruments.get(t.symbol)!.priceTick;
+      for (const price of [t.bid, t.last, t.ask]) expect(price.div(tick).isInteger()).toBe(true);
+      expect(t.bid.lte(t.last) && t.last.lte(t.ask)).toBe(true);
+    }
+  });
+
+  it('has funding intervals of 1, 4 and 8 h with the next funding in the future, on the interval grid', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 5, 17, 3, 9));
+    const exchange = new SimulatedExchange({ clock });
+    for (const at of [0, 42 * 60_000 + 57_991, HOUR_MS]) {
+      await clock.advance(at);
+      const now = clock.nowMs();
+      const rates = await exchange.fetchFundingRates();
+      expect(new Set(rates.map((r) => r.intervalHours))).toEqual(new Set([1, 4, 8]));
+      for (const r of rates) {
+        const intervalMs = r.intervalHours * HOUR_MS;
+        expect(r.nextFundingTimeMs).toBeGreaterThan(now);
+        expect(r.nextFundingTimeMs - now).toBeLessThanOrEqual(intervalMs);
+        expect(r.nextFundingTimeMs % intervalMs).toBe(0);
+        expect(r.symbol).toBe(perpSymbol(r.coin));
+      }
+    }
+  });
+
+  it('refuses a market it does not list', async () => {
+    const exchange = new SimulatedExchange({ clock: new ManualClock() });
+    await expect(exchange.fetchTickers(['NOPE/USDT'])).rejects.toThrow(NotFoundError);
+  });
+});
+
+describe('SimulatedExchange orders', () => {
+  it('fills at last ± 5 bps, charges the taker fee and settles the balances', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, startBalancesUsdt: new Decimal(1000) });
+    const [ticker] = await exchange.fetchTickers(['SOL/USDT']);
+    const fill = await exchange.placeOrder(buy('SOL', '2.5', 'o1s'));
+    const price = ticker!.last.mul('1.0005');
+    expect(fill.avgPrice.eq(price)).toBe(true);
+    expect(fill.feeUsd.eq(price.mul('2.5').mul('0.001'))).toBe(true);
+    expect(fill.simulated).toBe(true);
+    const { spot, perp } = await exchange.fetchBalances();
+    expect(spot.get('USDT')!.eq(new Decimal(1000).minus(price.mul('2.5')).minus(fill.feeUsd))).toBe(true);
+    expect(spot.get('SOL')!.eq('2.5')).toBe(true);
+    expect(perp.get('USDT')!.eq(1000)).toBe(true);
+  });
+
+  it('fills a client order id once, even when the repeat arrives while the first is in flight', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, legLatencyMs: 200, startBalancesUsdt: new Decimal(1000) });
+    const first = track(exchange.placeOrder(buy('SOL', '1', 'o2s')));
+    const second = track(exchange.placeOrder(buy('SOL', '1', 'o2s')));
+    await flush();
+    expect(first.settled() || second.settled()).toBe(false);
+    await clock.advance(200);
+    const [a, b] = await Promise.all([first.promise, second.promise]);
+    expect(b).toEqual(a);
+    const third = await exchange.placeOrder(buy('SOL', '1', 'o2s'));
+    expect(third).toEqual(a);
+    const { spot } = await exchange.fetchBalances();
+    expect(spot.get('SOL')!.eq(1)).toBe(true);
+    expect(spot.get('USDT')!.eq(new Decimal(1000).minus(a.avgPrice).minus(a.feeUsd))).toBe(true);
+    expect(await exchange.fetchOrderByClientId('SOL/USDT', 'o2s')).toEqual(a);
+  });
+
+  it('answers after legLatencyMs of clock time', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, legLatencyMs: 300 });
+    const order = track(exchange.placeOrder(buy('ETH', '0.1', 'o3s')));
+    await clock.advance(299);
+    expect(order.settled()).toBe(false);
+    await clock.advance(1);
+    expect(order.settled()).toBe(true);
+    expect((await order.promise).timestampMs).toBe(clock.nowMs());
+  });
+
+  it('rejects, or never answers, as the fault plan says', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, faults: FaultPlan.parse('spot:ETH:reject,spot:SOL:timeout') });
+    await expect(exchange.placeOrder(buy('ETH', '0.1', 'o4s'))).rejects.toThrow(OrderRejectedError);
+    const hung = track(exchange.placeOrder(buy('SOL', '1', 'o5s')));
+    await clock.advance(3_600_000);
+    expect(hung.settled()).toBe(false);
+    expect(await exchange.fetchOrderByClientId('ETH/USDT', 'o4s')).toBeNull();
+    expect(await exchange.fetchOrderByClientId('SOL/USDT', 'o5s')).toBeNull();
+    const { spot } = await exchange.fetchBalances();
+    expect(spot.get('ETH')).toBeUndefined();
+    expect(spot.get('SOL')).toBeUndefined();
+  });
+});

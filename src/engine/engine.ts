@@ -13,6 +13,7 @@ import { newOperationId } from './domain/ids.js';
 import {
   FINISHED_STATES,
   QUOTE_ASSET,
+  perpAsset,
   type AuditEntry,
   type DeltaStatus,
   type LegKind,
@@ -425,9 +426,10 @@ export class Engine {
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];
     for (const position of (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode)) {
-      const spotHeld = Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty);
-      const perpHeld = Decimal.min((balances.perp.get(`${position.coin}-PERP`) ?? ZERO).neg(), position.perpLeg.qty);
-      const delta = this.validator.check(position.coin, Decimal.min(spotHeld, position.spotLeg.qty), perpHeld);
+      // What the account holds, capped at what the hedge booked (the account may hold more).
+      const spotHeld = Decimal.max(ZERO, Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty));
+      const perpHeld = Decimal.max(ZERO, Decimal.min((balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg(), position.perpLeg.qty));
+      const delta = this.validator.check(position.coin, spotHeld, perpHeld);
       results.push(delta);
       if (delta.withinTolerance) continue;
       const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
@@ -437,8 +439,8 @@ export class Engine {
       await this.deps.store.putOperation(op);
       let action: string;
       try {
-        await this.track(this.manager.close(op.id));
-        action = 'both legs closed';
+        await this.track(this.manager.close(op.id, { spotQty: spotHeld, perpQty: perpHeld }));
+        action = `both legs closed (spot ${spotHeld.toString()}, perp ${perpHeld.toString()})`;
       } catch (err) {
         action = `emergency close failed: ${err instanceof Error ? err.message : String(err)}`;
       }

@@ -80,13 +80,25 @@ export class PositionManager {
     });
   }
 
-  /** Places a confirmed close operation: both legs at once, a failed leg retried once. */
-  async close(operationId: string): Promise<Position> {
+  /**
+   * Places a confirmed close operation: both legs at once, a failed leg retried once. With
+   * `held`, the legs are first set to what the account really holds (an emergency close after
+   * drift closes what is there, not what was booked).
+   */
+  async close(operationId: string, held?: { spotQty: Decimal; perpQty: Decimal }): Promise<Position> {
     const first = await this.loadOperation(operationId);
     return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
       const op = await this.loadOperation(operationId);
       this.expectState(op, 'confirmed');
-      const position = await this.loadOpenPosition(op);
+      let position = await this.loadOpenPosition(op);
+      if (held) {
+        position = {
+          ...position,
+          spotLeg: { ...position.spotLeg, qty: held.spotQty },
+          perpLeg: { ...position.perpLeg, qty: held.perpQty },
+        };
+        await this.deps.store.putPosition(position);
+      }
       const executor = this.deps.executors(position.mode);
       await this.transition(op, 'placing', `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`);
       return this.runClose(op, position, executor, [], []);

@@ -25,6 +25,8 @@ export class MemoryStore implements Store {
   /** Oldest first, at most AUDIT_LIMIT. */
   private readonly audit: string[] = [];
   private mode: TradingMode | null = null;
+  private readonly values = new Map<string, { text: string; expiresAtMs: number }>();
+  private readonly claims = new Map<string, number>();
 
   async putOperation(op: Operation): Promise<void> {
     this.operations.set(op.id, encode(op));
@@ -99,6 +101,23 @@ export class MemoryStore implements Store {
 
   async setMode(mode: TradingMode): Promise<void> {
     this.mode = mode;
+  }
+
+  async putValue(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.values.set(key, { text: encode(value), expiresAtMs: ttlMs ? Date.now() + ttlMs : Infinity });
+  }
+
+  async getValue<T>(key: string): Promise<T | null> {
+    const entry = this.values.get(key);
+    if (!entry || entry.expiresAtMs <= Date.now()) return null;
+    return decode<T>(entry.text);
+  }
+
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    const expiresAtMs = this.claims.get(key);
+    if (expiresAtMs !== undefined && expiresAtMs > Date.now()) return false;
+    this.claims.set(key, Date.now() + ttlMs);
+    return true;
   }
 
   async close(): Promise<void> {}

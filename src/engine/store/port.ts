@@ -44,5 +44,11 @@ export interface Store {
   getMode(): Promise<TradingMode | null>;
   setMode(mode: TradingMode): Promise<void>;
 
+  /** Small named values (latest funding scan, mutes, watchdog marks), optionally expiring. */
+  putValue(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  getValue<T>(key: string): Promise<T | null>;
+  /** True for the first caller of `key` within `ttlMs`, false for every repeat (dedupe). */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
+
   close(): Promise<void>;
 }

@@ -175,6 +175,21 @@ export class RedisStore implements Store {
     await this.redis.set(this.keys.mode, mode);
   }
 
+  async putValue(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const name = `${this.keys.values}${key}`;
+    if (ttlMs) await this.redis.set(name, encode(value), 'PX', ttlMs);
+    else await this.redis.set(name, encode(value));
+  }
+
+  async getValue<T>(key: string): Promise<T | null> {
+    const text = await this.redis.get(`${this.keys.values}${key}`);
+    return text === null ? null : decode<T>(text);
+  }
+
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.keys.claims}${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
   async close(): Promise<void> {
     if (this.ownsClient) await this.redis.quit();
   }
@@ -204,6 +219,8 @@ function keysFor(prefix: string) {
     ledgerIds: `${prefix}ledger:ids`,
     audit: `${prefix}audit`,
     mode: `${prefix}mode`,
+    values: `${prefix}value:`,
+    claims: `${prefix}claim:`,
   };
 }
 

@@ -387,5 +387,28 @@ export function storeContract(
         expect(await store.getMode()).toBe('live');
       });
     });
+
+    describe('values and claims', () => {
+      it('stores a value with its Decimals, overwrites it, and expires it after its ttl', async () => {
+        expect(await store.getValue('scan')).toBeNull();
+        await store.putValue('scan', { rows: [{ coin: 'BTC', apr: new Decimal('10.95') }] });
+        const read = await store.getValue<{ rows: { coin: string; apr: Decimal }[] }>('scan');
+        expect(read?.rows[0]?.apr.toString()).toBe('10.95');
+        await store.putValue('scan', { rows: [] });
+        expect(await store.getValue('scan')).toEqual({ rows: [] });
+        await store.putValue('short', 'x', 30);
+        expect(await store.getValue('short')).toBe('x');
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        expect(await store.getValue('short')).toBeNull();
+      });
+
+      it('claims a key once, even for concurrent callers, until the ttl passes', async () => {
+        const results = await Promise.all(Array.from({ length: 5 }, () => store.claimOnce('update:42', 50)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.claimOnce('update:43', 50)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        expect(await store.claimOnce('update:42', 50)).toBe(true);
+      });
+    });
   });
 }

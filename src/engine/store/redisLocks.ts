@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BotError } from '../domain/errors.js';
+import type { Locks } from '../position/locks.js';
+
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXTEND_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * Locks held in Redis, so work on one coin runs one at a time across every worker process. A
+ * lock expires on its own if its holder dies, and is renewed while the work runs.
+ */
+export class RedisLocks implements Locks {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly options: { ttlMs: number; waitMs: number; pollMs: number } = { ttlMs: 15_000, waitMs: 120_000, pollMs: 25 },
+  ) {}
+
+  async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const name = `${this.prefix}lock:${key}`;
+    const token = randomBytes(12).toString('hex');
+    const deadline = Date.now() + this.options.waitMs;
+    while ((await this.redis.set(name, token, 'PX', this.options.ttlMs, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) {
+        throw new BotError('LOCK_BUSY', `${key.replace('coin:', '')} is busy with another operation; try again shortly`, 'retry');
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
+    }
+    const renew = setInterval(() => {
+      void this.redis.eval(EXTEND_LUA, 1, name, token, String(this.options.ttlMs)).catch(() => undefined);
+    }, Math.floor(this.options.ttlMs / 3));
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+      await this.redis.eval(RELEASE_LUA, 1, name, token);
+    }
+  }
+}

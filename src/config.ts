@@ -37,6 +37,14 @@ const schema = z.object({
   QUOTE_TTL_MS: int(60_000),
   PAPER_START_USDT: decimalString('50000'),
   FUNDING_HOLD_DAYS: int(7),
+  FUNDING_ALERT_APR_PCT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'must be a plain positive number of percent such as 25')
+      .transform((s) => new Decimal(s))
+      .optional(),
+  ),
   PRICE_REFRESH_MS: int(5_000),
   DELTA_CHECK_MS: int(15_000),
   FUNDING_SCAN_MS: int(60_000),

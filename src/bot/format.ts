@@ -130,6 +130,8 @@ export function formatEvent(event: EngineEvent): string {
       return `🚨 RECOVERY ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): ${event.outcome}`;
     case 'funding':
       return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
+    case 'opportunity':
+      return `📈 FUNDING above ${pct(event.thresholdPct, 1)} net APR: ${event.rows.map((r) => `${r.coin} ${pct(r.netAprPct, 1)} (every ${r.intervalHours}h)`).join(', ')}`;
     case 'error':
       return `🚨 ERROR ${event.code}${event.operation ? ` (${who(event.operation)})` : ''}: ${event.message}`;
   }

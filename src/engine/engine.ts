@@ -55,6 +55,8 @@ export interface EngineConfig {
   limits: RiskLimits;
   paperStartUsdt: Decimal;
   fundingHoldDays: number;
+  /** Net APR (percent) above which a coin is announced once; null for no such alerts. */
+  fundingAlertAprPct: Decimal | null;
   paperFaults: FaultPlan;
   paperLegLatencyMs: number;
 }
@@ -130,6 +132,8 @@ export interface RecoveryReport {
 }
 
 const MAX_NOTIONAL_INPUT = new Decimal('1e12');
+const SCAN_KEY = 'funding:scan';
+const ABOVE_KEY = 'funding:above-threshold';
 
 /**
  * The engine's one entry point for the chat front and the jobs. Everything that changes state is
@@ -149,7 +153,6 @@ export class Engine {
   private readonly locks: Locks;
   private mode: TradingMode;
   private ready = false;
-  private lastScan: FundingOpportunity[] = [];
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -212,6 +215,8 @@ export class Engine {
   async start(): Promise<RecoveryReport[]> {
     const reports: RecoveryReport[] = [];
     for (const op of await this.deps.store.listUnfinishedOperations()) {
+      // A preview still within its time may be confirmed from another process: leave it.
+      if (op.state === 'requested' && op.quote && op.quote.expiresAtMs >= this.deps.clock.nowMs()) continue;
       let outcome: string;
       try {
         outcome = await this.manager.recover(op.id);
@@ -225,6 +230,14 @@ export class Engine {
     }
     this.ready = true;
     return reports;
+  }
+
+  /** Finishes an operation that was confirmed but not completed (a retried or stalled job). */
+  async resume(operationId: string): Promise<string> {
+    const outcome = await this.track(this.manager.recover(operationId));
+    const op = await this.deps.store.getOperation(operationId);
+    if (op) this.events.emit({ type: 'recovery', critical: true, operation: op, outcome });
+    return outcome;
   }
 
   subscribe(listener: EventListener): () => void {
@@ -403,13 +416,28 @@ export class Engine {
   /** Ranks every coin by funding APR net of both legs' fees; the result also serves /funding. */
   async scanFunding(): Promise<FundingOpportunity[]> {
     const rates = await this.deps.exchange.fetchFundingRates();
-    this.lastScan = rankFunding(rates, (coin) => (this.instruments.has(coin) ? this.instruments.pair(coin) : null), this.fees, this.deps.config.fundingHoldDays);
-    return this.lastScan;
+    const rows = rankFunding(rates, (coin) => (this.instruments.has(coin) ? this.instruments.pair(coin) : null), this.fees, this.deps.config.fundingHoldDays);
+    await this.deps.store.putValue(SCAN_KEY, { atMs: this.deps.clock.nowMs(), rows });
+    await this.alertFundingCrossings(rows);
+    return rows;
   }
 
+  /** The latest scan (from any process), scanning now when there is none. */
   async topFunding(limit: number): Promise<FundingOpportunity[]> {
-    const rows = this.lastScan.length > 0 ? this.lastScan : await this.scanFunding();
+    const stored = await this.deps.store.getValue<{ atMs: number; rows: FundingOpportunity[] }>(SCAN_KEY);
+    const rows = stored ? stored.rows : await this.scanFunding();
     return rows.slice(0, limit);
+  }
+
+  /** Alerts once when a coin's net APR rises above the threshold, again only after it fell back. */
+  private async alertFundingCrossings(rows: readonly FundingOpportunity[]): Promise<void> {
+    const threshold = this.deps.config.fundingAlertAprPct;
+    if (!threshold) return;
+    const previous = new Set((await this.deps.store.getValue<string[]>(ABOVE_KEY)) ?? []);
+    const above = rows.filter((r) => r.netAprPct.gte(threshold));
+    const crossed = above.filter((r) => !previous.has(r.coin));
+    await this.deps.store.putValue(ABOVE_KEY, above.map((r) => r.coin));
+    if (crossed.length > 0) this.events.emit({ type: 'opportunity', critical: false, thresholdPct: threshold, rows: crossed });
   }
 
   /** Books funding for every funding time that has passed; returns how many were booked. */
@@ -524,8 +552,7 @@ export class Engine {
   }
 
   private async fundingFor(coin: string): Promise<FundingOpportunity | null> {
-    const rows = this.lastScan.length > 0 ? this.lastScan : await this.scanFunding();
-    return rows.find((r) => r.coin === coin) ?? null;
+    return (await this.topFunding(Number.MAX_SAFE_INTEGER)).find((r) => r.coin === coin) ?? null;
   }
 
   private async findOpenPosition(target: string): Promise<Position> {

@@ -1,4 +1,5 @@
 import type { Decimal } from './domain/decimal.js';
+import type { FundingOpportunity } from './market/funding.js';
 import type { DeltaStatus, Operation, OrderResult, Position } from './domain/types.js';
 
 /** What the engine tells the team. `critical` events must never wait behind routine ones. */
@@ -18,6 +19,7 @@ export type EngineEvent =
   | { type: 'drift'; critical: true; operation: Operation | null; delta: DeltaStatus; action: string }
   | { type: 'recovery'; critical: true; operation: Operation; outcome: string }
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
+  | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }
   | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };
 
 export type EventListener = (event: EngineEvent) => void;

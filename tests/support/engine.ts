@@ -151,6 +151,8 @@ export function operation(args: {
 export interface HarnessOptions {
   mode?: TradingMode;
   faults?: string;
+  /** Instead of `faults`: a plan the test can change while the engine runs. */
+  faultPlan?: FaultPlan;
   legLatencyMs?: number;
   hedgeTimeoutMs?: number;
   toleranceBps?: Decimal;
@@ -165,7 +167,7 @@ export interface HarnessOptions {
 export async function buildHarness(options: HarnessOptions = {}) {
   const mode = options.mode ?? 'paper';
   const clock = new ManualClock();
-  const faults = FaultPlan.parse(options.faults);
+  const faults = options.faultPlan ?? FaultPlan.parse(options.faults);
   const legLatencyMs = options.legLatencyMs ?? 0;
   const exchange = new SimulatedExchange({
     clock,

@@ -21,6 +21,7 @@ export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineC
     },
     paperStartUsdt: new Decimal(50_000),
     fundingHoldDays: 7,
+    fundingAlertAprPct: null,
     paperFaults: new FaultPlan(),
     paperLegLatencyMs: 0,
     ...overrides,

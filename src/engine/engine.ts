@@ -477,6 +477,29 @@ export class Engine {
     return results;
   }
 
+  /** Stamps a scheduled job's run, for the watchdog. */
+  async markJobRun(key: string): Promise<void> {
+    await this.deps.store.putValue(key, this.deps.clock.nowMs());
+  }
+
+  async jobLastRun(key: string): Promise<number | null> {
+    return this.deps.store.getValue<number>(key);
+  }
+
+  /** Small shared values for the chat front (mutes, update dedupe), kept in the store. */
+  async putSetting(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    await this.deps.store.putValue(`setting:${key}`, value, ttlMs);
+  }
+
+  async getSetting<T>(key: string): Promise<T | null> {
+    return this.deps.store.getValue<T>(`setting:${key}`);
+  }
+
+  /** True the first time `key` is claimed within `ttlMs` (duplicate updates, double taps). */
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.deps.store.claimOnce(key, ttlMs);
+  }
+
   async audit(by: Requester, action: string, outcome: string): Promise<void> {
     const entry: AuditEntry = { atMs: this.deps.clock.nowMs(), userId: by.userId, name: by.name, chatId: by.chatId, action, outcome };
     await this.deps.store.appendAudit(entry);

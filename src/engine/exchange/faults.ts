@@ -5,9 +5,10 @@ import type { Coin, LegKind } from '../domain/types.js';
  * Failure modes the simulated venue can be told to produce, one leg of one coin at a time:
  * - reject: the venue refuses the order, nothing fills;
  * - timeout: the venue never answers and never fills;
- * - partial: half the quantity fills and the order is reported partial;
- * - drift: the order reports filled but delivers 3% less (as a spot venue that takes its fee in
- *   the bought coin does), so the legs drift apart.
+ * - partial: the order that builds the leg fills half and is reported partial;
+ * - drift: the order that builds the leg (spot buy, perp sell) reports filled but delivers 3% less
+ *   (as a spot venue that takes its fee in the bought coin does), so the legs drift apart; orders
+ *   that unwind the leg fill in full.
  */
 export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift';
 const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift'];

@@ -34,8 +34,12 @@ export function simulateFill(args: {
     );
   }
   let filledQty = request.qty;
-  if (fault === 'partial') filledQty = floorToStep(request.qty.mul(PARTIAL_SHARE), instrument.qtyStep);
-  if (fault === 'drift') filledQty = floorToStep(request.qty.mul(DRIFT_SHORTFALL), instrument.qtyStep);
+  // Only the order that builds a leg (spot buy, perp sell) falls short: if the unwinding orders
+  // did too, a rollback or an emergency close could never flatten the leg.
+  const buildsLeg = request.side === (request.kind === 'spot' ? 'buy' : 'sell');
+  const partial = fault === 'partial' && buildsLeg;
+  if (partial) filledQty = floorToStep(request.qty.mul(PARTIAL_SHARE), instrument.qtyStep);
+  if (fault === 'drift' && buildsLeg) filledQty = floorToStep(request.qty.mul(DRIFT_SHORTFALL), instrument.qtyStep);
   const avgPrice = takerPrice(args.referencePrice, request.side, args.slippageBps);
   return {
     clientOrderId: request.clientOrderId,
@@ -44,7 +48,7 @@ export function simulateFill(args: {
     kind: request.kind,
     symbol: request.symbol,
     side: request.side,
-    status: fault === 'partial' ? 'partial' : 'filled',
+    status: partial ? 'partial' : 'filled',
     requestedQty: request.qty,
     filledQty,
     avgPrice,

@@ -133,7 +133,9 @@ export class PositionManager {
     const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo']);
     const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
     if (spotNet.net.gt(0) && perpNet.net.gt(0) && delta.withinTolerance && spotNet.first && perpNet.first) {
-      const position = await this.createPosition(op, pair, spotNet.first, spotNet.net, perpNet.first, perpNet.net);
+      const spotEntry = netted(spotNet.first, spotNet.removed, spotNet.net);
+      const perpEntry = netted(perpNet.first, perpNet.removed, perpNet.net);
+      const position = await this.createPosition(op, pair, spotEntry, spotNet.net, perpEntry, perpNet.net);
       return `both legs had filled; position ${position.id} is open`;
     }
     const reversals: string[] = [];
@@ -178,11 +180,20 @@ export class PositionManager {
     if (spotFill && perpFill && spotFill.filledQty.gt(0) && perpFill.filledQty.gt(0)) {
       let spotQty = spotFill.filledQty;
       let perpQty = perpFill.filledQty;
+      let spotEntry = spotFill;
+      let perpEntry = perpFill;
       if (spotFill.status === 'partial' || perpFill.status === 'partial') {
         const matched = await this.matchPartial(op, pair, executor, spot, perp);
-        if (!matched) return this.rollBackBoth(op, pair, executor, spotQty, perpQty, 'a partial fill could not be matched');
-        spotQty = matched;
-        perpQty = matched;
+        const fixes = matched.fix ? [matched.fix] : [];
+        if (!matched.qty) {
+          // Unwind what each leg holds now, net of whatever the failed fix did fill.
+          const fixedQty = (kind: 'spot' | 'perp'): Decimal => sumQty(fixes.filter((f) => f.kind === kind));
+          return this.rollBackBoth(op, pair, executor, spotQty.minus(fixedQty('spot')), perpQty.minus(fixedQty('perp')), 'a partial fill could not be matched');
+        }
+        spotQty = matched.qty;
+        perpQty = matched.qty;
+        spotEntry = netted(spotFill, fixes.filter((f) => f.kind === 'spot'), spotQty);
+        perpEntry = netted(perpFill, fixes.filter((f) => f.kind === 'perp'), perpQty);
       }
       const delta = this.deps.validator.check(op.coin, spotQty, perpQty);
       if (!delta.withinTolerance) {
@@ -193,7 +204,7 @@ export class PositionManager {
           `${op.coin} legs drifted ${delta.driftBps.toFixed(1)} bps apart after the fills (spot ${spotQty.toString()}, perp ${perpQty.toString()}, tolerance ${delta.toleranceBps.toString()} bps); ${action}`,
         );
       }
-      const position = await this.createPosition(op, pair, spotFill, spotQty, perpFill, perpQty);
+      const position = await this.createPosition(op, pair, spotEntry, spotQty, perpEntry, perpQty);
       this.deps.events.emit({ type: 'opened', critical: false, operation: op, position, spot: spotFill, perp: perpFill });
       return position;
     }
@@ -224,28 +235,29 @@ export class PositionManager {
     throw error;
   }
 
-  /** Brings the larger leg down to the smaller one's fill; returns the matched qty or null. */
+  /** Brings the larger leg down to the smaller one's fill; returns the matched qty and the fix, or null. */
   private async matchPartial(
     op: Operation,
     pair: HedgePair,
     executor: Executor,
     spot: LegOutcome,
     perp: LegOutcome,
-  ): Promise<Decimal | null> {
+  ): Promise<{ qty: Decimal | null; fix: OrderResult | null }> {
+    const unmatched = { qty: null, fix: null };
     const target = Decimal.min(filledQty(spot), filledQty(perp));
     const price = spot.fill?.avgPrice ?? ZERO;
     for (const instrument of [pair.spot, pair.perp]) {
-      if (target.lt(instrument.minQty) || target.mul(price).lt(instrument.minNotionalUsd)) return null;
-      if (!target.div(instrument.qtyStep).isInteger()) return null;
+      if (target.lt(instrument.minQty) || target.mul(price).lt(instrument.minNotionalUsd)) return unmatched;
+      if (!target.div(instrument.qtyStep).isInteger()) return unmatched;
     }
     const larger = filledQty(spot).gt(target) ? spot : filledQty(perp).gt(target) ? perp : null;
-    if (!larger) return target;
+    if (!larger) return { qty: target, fix: null };
     const excess = filledQty(larger).minus(target);
     const instrument = larger.request.kind === 'spot' ? pair.spot : pair.perp;
-    if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return null;
+    if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return unmatched;
     const side: Side = larger.request.side === 'buy' ? 'sell' : 'buy';
     const fix = await this.place(executor, this.order(op, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess));
-    return fix.fill && filledQty(fix).eq(excess) ? target : null;
+    return { qty: fix.fill && filledQty(fix).eq(excess) ? target : null, fix: fix.fill };
   }
 
   private async rollBackBoth(
@@ -412,10 +424,10 @@ export class PositionManager {
     instrument: Instrument,
     adds: readonly OrderPurpose[],
     subtracts: readonly OrderPurpose[],
-  ): Promise<{ net: Decimal; first: OrderResult | null }> {
+  ): Promise<{ net: Decimal; first: OrderResult | null; removed: OrderResult[] }> {
     const added = await this.lookupAll(executor, op, instrument.symbol, adds);
     const removed = await this.lookupAll(executor, op, instrument.symbol, subtracts);
-    return { net: sumQty(added).minus(sumQty(removed)), first: added[0] ?? null };
+    return { net: sumQty(added).minus(sumQty(removed)), first: added[0] ?? null, removed };
   }
 
   private async lookupAll(executor: Executor, op: Operation, symbol: string, purposes: readonly OrderPurpose[]): Promise<OrderResult[]> {
@@ -466,6 +478,17 @@ export class PositionManager {
 
 function sumQty(fills: readonly OrderResult[]): Decimal {
   return fills.reduce((sum, f) => sum.plus(f.filledQty), ZERO);
+}
+
+/**
+ * A leg's opening fill with the orders that cut it back folded in: all their fees, and the entry
+ * price at which the held quantity's PnL equals the cash the leg really moved, so a hedge opened
+ * through a partial fill books the fix order's cost in its realised PnL like every other fee.
+ */
+function netted(opening: OrderResult, reductions: readonly OrderResult[], qty: Decimal): OrderResult {
+  if (reductions.length === 0) return opening;
+  const cash = reductions.reduce((sum, f) => sum.minus(f.filledQty.mul(f.avgPrice)), opening.filledQty.mul(opening.avgPrice));
+  return { ...opening, filledQty: qty, avgPrice: cash.div(qty), feeUsd: sumFees([opening, ...reductions]) };
 }
 
 function sumFees(fills: readonly OrderResult[]): Decimal {

@@ -92,9 +92,26 @@ describe('simulateFill', () => {
     expect(result!.feeUsd.eq(d('0.00617').mul(result!.avgPrice).mul('0.001'))).toBe(true);
   });
 
-  it('reports filled but delivers 97 % on a drift fault', () => {
+  it('reports a spot buy filled but delivers 97 % on a drift fault; the selling back fills in full', () => {
     const result = fill('buy', '0.02', 'drift');
     expect(result!.status).toBe('filled');
     expect(result!.filledQty.eq(d('0.0194'))).toBe(true);
+    expect(fill('sell', '0.0194', 'drift')!.filledQty.eq(d('0.0194'))).toBe(true);
+  });
+
+  it('on a perp drift fault shortens the short sale and fills the buy-back in full', () => {
+    const perp: Instrument = { ...spotBtc, kind: 'perp', symbol: 'BTC/USDT:USDT', qtyStep: d('0.001'), takerFeeRate: d('0.0005') };
+    const at = (side: Side, qty: string) =>
+      simulateFill({
+        request: { ...request(side, qty), kind: 'perp', symbol: 'BTC/USDT:USDT' },
+        instrument: perp,
+        referencePrice: d('95012.3'),
+        slippageBps: d(5),
+        fault: 'drift',
+        nowMs: 0,
+        orderId: 'sim2',
+      })!;
+    expect(at('sell', '0.1').filledQty.eq(d('0.097'))).toBe(true);
+    expect(at('buy', '0.1').filledQty.eq(d('0.1'))).toBe(true);
   });
 });

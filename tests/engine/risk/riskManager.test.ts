@@ -9,7 +9,7 @@ import { InstrumentInfo } from '../../../src/engine/market/instrumentInfo.js';
 import { TickerService } from '../../../src/engine/market/tickerService.js';
 import { type OpenRequestForRisk, RiskManager } from '../../../src/engine/risk/riskManager.js';
 
-const d = (v: string | number): Decimal => new Decimal(v);
+const d = (v: string | number | Decimal): Decimal => new Decimal(v);
 
 const limits = {
   maxPositionNotionalUsd: d(10_000),
@@ -150,7 +150,7 @@ describe('RiskManager.checkOpen', () => {
   });
 
   it('values open shorts at the fresh mark when there is one', async () => {
-    const { info, tickers, risk } = await setup();
+    const { tickers, risk } = await setup();
     await tickers.refresh(['ETH/USDT:USDT']);
     const mark = tickers.get('ETH/USDT:USDT').last;
     const positions = [openPosition('a', 'ETH', '2', '1'), openPosition('b', 'SOL', '3', '150')];

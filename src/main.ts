@@ -84,7 +84,7 @@ async function main(): Promise<number> {
   const notifier = new Notifier((text) => Promise.resolve(chat.print({ text })), logger);
   engine.subscribe(notifier.onEvent);
 
-  say(`Funding-arb bot · ${engine.currentMode().toUpperCase()} mode · simulated market, ${engine.coins().length} coins · Redis ${redis ? 'embedded (./data)' : 'external'}`);
+  say(`Funding-arb bot · ${(await engine.currentMode()).toUpperCase()} mode · simulated market, ${engine.coins().length} coins · Redis ${redis ? 'embedded (./data)' : 'external'}`);
   if (config.SIM_FAULTS) say(`Fault injection on: ${config.SIM_FAULTS}`);
   const recovered = await engine.start();
   for (const r of recovered) logger.info(r, 'recovered operation');

@@ -1,6 +1,7 @@
 import { InvalidInputError, type Engine, type Requester } from '../engine/index.js';
-import { formatClosePreview, formatFunding, formatOpenPreview, formatStatus } from './format.js';
-import { parseCount, parseUsdAmount } from './parse.js';
+import { MUTABLE_ALERTS, activeMutes, setMute, type MutableAlert } from './alerts.js';
+import { formatAudit, formatClosePreview, formatFunding, formatOpenPreview, formatPnl, formatStatus } from './format.js';
+import { echo, parseCount, parseUsdAmount } from './parse.js';
 import type { Reply, Role } from './types.js';
 
 export interface CommandContext {
@@ -65,25 +66,90 @@ export const COMMANDS: readonly Command[] = [
     help: 'mode, balances, and every open hedge with drift, funding and PnL',
     async run({ engine, args }) {
       expectArgs(args, 0, this.usage);
-      return { text: formatStatus(await engine.status()) };
+      return { text: formatStatus(await engine.status()), monospace: true };
     },
   },
   {
     name: 'mode',
     role: (args) => (args.length > 0 ? 'admin' : 'viewer'),
     usage: '/mode [paper|live]',
-    help: 'show the trading mode, or switch it (admin, only when flat)',
+    help: 'show the trading mode, or switch it (admin, only when flat; live needs a confirmation)',
     async run({ engine, requester, args }) {
       expectArgs(args, 1, this.usage);
       const [wanted] = args;
+      const current = await engine.currentMode();
       if (!wanted) {
         const live = engine.liveConfigured() ? 'live is configured' : 'live is not configured';
-        return { text: `Mode: ${engine.currentMode().toUpperCase()} (${live}). Switch with /mode paper or /mode live when flat.` };
+        return { text: `Mode: ${current.toUpperCase()} (${live}). Switch with /mode paper or /mode live when flat.` };
       }
       const mode = wanted.toLowerCase();
-      if (mode !== 'paper' && mode !== 'live') throw new InvalidInputError(`unknown mode "${wanted.slice(0, 12)}". Usage: ${this.usage}`);
-      await engine.setMode(mode, requester);
-      return { text: `Mode switched to ${mode.toUpperCase()} by ${requester.name}.` };
+      if (mode !== 'paper' && mode !== 'live') throw new InvalidInputError(`unknown mode "${echo(wanted)}". Usage: ${this.usage}`);
+      if (mode === 'paper') {
+        await engine.setMode(mode, requester);
+        return { text: `Mode switched to PAPER by ${requester.name}.` };
+      }
+      const op = await engine.previewMode(mode, requester);
+      return {
+        text: `Switch to LIVE trading with real money (asked by ${requester.name}, op ${op.id})? An admin must confirm within 60 s.`,
+        buttons: confirmButtons(op.id),
+      };
+    },
+  },
+  {
+    name: 'pnl',
+    role: 'viewer',
+    usage: '/pnl',
+    help: 'realised, funding, fees and unrealised PnL per hedge and in total',
+    async run({ engine, args }) {
+      expectArgs(args, 0, this.usage);
+      return { text: formatPnl(await engine.pnl()), monospace: true };
+    },
+  },
+  {
+    name: 'audit',
+    role: 'viewer',
+    usage: '/audit [N]',
+    help: 'who did what, when and from which chat (newest first)',
+    async run({ engine, args }) {
+      expectArgs(args, 1, this.usage);
+      const count = parseCount(args[0], 10, 50, this.usage);
+      return { text: formatAudit(await engine.recentAudit(count)) };
+    },
+  },
+  {
+    name: 'mute',
+    role: 'admin',
+    usage: `/mute <${MUTABLE_ALERTS.join('|')}> <minutes>`,
+    help: 'silence routine alerts of one type for a while (critical alerts cannot be muted)',
+    async run({ engine, requester, args }) {
+      expectArgs(args, 2, this.usage);
+      const [type, minutesText] = args;
+      if (!type) throw new InvalidInputError(`missing the alert type. Usage: ${this.usage}`);
+      if (!MUTABLE_ALERTS.includes(type.toLowerCase() as MutableAlert)) {
+        throw new InvalidInputError(`"${echo(type)}" cannot be muted; mutable types: ${MUTABLE_ALERTS.join(', ')} (rollback, drift, recovery and error alerts always go out)`);
+      }
+      const minutes = parseCount(minutesText, 60, 1440, this.usage);
+      await setMute(engine, type.toLowerCase() as MutableAlert, Date.now() + minutes * 60_000);
+      await engine.audit(requester, `mute ${type} ${minutes} min`, 'muted');
+      return { text: `${type.toLowerCase()} alerts muted for ${minutes} min by ${requester.name}. /unmute ${type.toLowerCase()} ends it.` };
+    },
+  },
+  {
+    name: 'unmute',
+    role: 'admin',
+    usage: '/unmute [type]',
+    help: 'end a mute (all mutes without a type)',
+    async run({ engine, requester, args }) {
+      expectArgs(args, 1, this.usage);
+      const mutes = await activeMutes(engine);
+      const types = args[0] ? [args[0].toLowerCase()] : Object.keys(mutes);
+      if (types.length === 0 || !types.every((t) => t in mutes)) {
+        const active = Object.keys(mutes);
+        return { text: `Nothing to unmute${args[0] ? ` for "${echo(args[0])}"` : ''}; muted now: ${active.length ? active.join(', ') : 'none'}.` };
+      }
+      for (const type of types) await setMute(engine, type as MutableAlert, null);
+      await engine.audit(requester, `unmute ${types.join(',')}`, 'unmuted');
+      return { text: `Unmuted ${types.join(', ')} (by ${requester.name}).` };
     },
   },
   {
@@ -94,7 +160,7 @@ export const COMMANDS: readonly Command[] = [
     async run({ engine, args, settings }) {
       expectArgs(args, 1, this.usage);
       const count = parseCount(args[0], 10, 50, this.usage);
-      return { text: formatFunding(await engine.topFunding(count), settings.fundingHoldDays) };
+      return { text: formatFunding(await engine.topFunding(count), settings.fundingHoldDays), monospace: true };
     },
   },
   {

@@ -45,6 +45,8 @@ export class ConsoleChat {
       const answer = await this.router.handleButton({ user: CONSOLE_USER, chatId: CONSOLE_CHAT_ID, data: button.data });
       if (answer.spent) this.buttons = [];
       this.print(answer.reply ?? { text: answer.notice });
+      // The console waits for the outcome, so piped input reads like a conversation.
+      if (answer.followUp) this.print(await answer.followUp);
       return;
     }
     if (/^(confirm|cancel)$/i.test(text)) {

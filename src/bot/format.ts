@@ -1,6 +1,8 @@
 import { Decimal } from '../engine/index.js';
 import type {
+  AuditEntry,
   ClosePreview,
+  PnlReport,
   EngineEvent,
   FundingOpportunity,
   LegQuote,
@@ -140,4 +142,28 @@ export function formatEvent(event: EngineEvent): string {
 function driftOf(spot: Decimal, perp: Decimal): string {
   const larger = Decimal.max(spot, perp);
   return larger.isZero() ? '0.0' : spot.minus(perp).abs().div(larger).mul(10_000).toFixed(1);
+}
+
+export function formatPnl(report: PnlReport): string {
+  if (report.rows.length === 0) return `No hedges yet in ${report.mode.toUpperCase()} mode.`;
+  const lines = [`PnL ${report.mode.toUpperCase()} (USD)`, 'coin  id         realised  funding    fees  unrealised'];
+  for (const row of report.rows) {
+    const unrealised = row.position.status === 'closed' ? '-' : row.unrealisedUsd ? signedUsd(row.unrealisedUsd) : 'stale';
+    lines.push(
+      `${row.position.coin.padEnd(5)} ${row.position.id.padEnd(10)} ${signedUsd(row.realisedUsd).padStart(8)} ${signedUsd(row.fundingUsd).padStart(8)} ${usd(row.feesUsd).padStart(7)} ${unrealised.padStart(11)}`,
+    );
+  }
+  lines.push(
+    `total            ${signedUsd(report.realisedUsd).padStart(8)} ${signedUsd(report.fundingUsd).padStart(8)} ${usd(report.feesUsd).padStart(7)} ${signedUsd(report.unrealisedUsd).padStart(11)}`,
+    `net ${signedUsd(report.totalUsd)} USD (realised + funding + unrealised; fees are already inside)${report.unrealisedComplete ? '' : ', some prices stale'}`,
+  );
+  return lines.join('\n');
+}
+
+export function formatAudit(entries: readonly AuditEntry[]): string {
+  if (entries.length === 0) return 'The audit log is empty.';
+  return [
+    `Last ${entries.length} audit entries, newest first`,
+    ...entries.map((e) => `${new Date(e.atMs).toISOString().slice(5, 19).replace('T', ' ')} ${e.name} (${e.userId}) in ${e.chatId}: ${e.action} → ${e.outcome}`),
+  ].join('\n');
 }

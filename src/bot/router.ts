@@ -13,6 +13,8 @@ export interface RouterOptions {
   settings: CommandContext['settings'];
   /** The bot's username, so `/status@thisbot` is ours and `/status@otherbot` is ignored. */
   botUsername?: string;
+  /** Runs a confirmed operation (through the operations queue); by default, in this process. */
+  runOperation?: (operationId: string, by: Requester) => Promise<unknown>;
 }
 
 /**
@@ -51,33 +53,70 @@ export class CommandRouter {
   async handleButton(press: ButtonPress): Promise<ButtonAnswer> {
     const [action, operationId] = press.data.split(':');
     const requester = this.requester(press.user, press.chatId);
-    const denied = await this.authorize(press.user, requester, 'trader', `button ${action ?? '?'}`);
+    const denied = await this.authorize(press.user, requester, 'trader', `button ${echo(action ?? '?')}`);
     if (denied) return { notice: denied, spent: false };
-    if ((action !== 'confirm' && action !== 'cancel') || !operationId) return { notice: 'This button is not valid any more.', spent: true };
+    if ((action !== 'confirm' && action !== 'cancel') || !operationId || !/^op[a-z0-9]{6,30}$/.test(operationId)) {
+      return { notice: 'This button is not valid.', spent: true };
+    }
     const { engine } = this.options;
     const op = await engine.getOperation(operationId);
     if (!op) return { notice: 'This preview no longer exists.', spent: true };
     const role = this.options.roles(press.user.userId);
-    if (op.requestedBy.userId !== press.user.userId && role !== 'admin') {
+    const isAdmin = role === 'admin';
+    if (op.kind === 'mode' && !isAdmin) {
+      await engine.audit(requester, `${action} ${op.id}`, 'refused: mode changes need an admin');
+      return { notice: 'Only an admin can confirm a mode change.', spent: false };
+    }
+    if (op.requestedBy.userId !== press.user.userId && !isAdmin) {
       await engine.audit(requester, `${action} ${op.id}`, `refused: requested by ${op.requestedBy.name}`);
       return { notice: `Only ${op.requestedBy.name} (who asked) or an admin can ${action} this.`, spent: false };
     }
+    const label = op.kind === 'mode' ? `mode → ${op.targetMode ?? '?'}` : `${op.kind} ${op.coin}`;
     const log = this.options.logger.child({ operationId, userId: press.user.userId, action });
-    try {
-      if (action === 'cancel') {
+    if (action === 'cancel') {
+      try {
         await engine.cancel(operationId, requester);
-        return { notice: 'Cancelled.', spent: true, reply: { text: `Cancelled ${op.kind} ${op.coin} (op ${op.id}) by ${requester.name}. Nothing was placed.` } };
+        return { notice: 'Cancelled.', spent: true, reply: { text: `Cancelled ${label} (op ${op.id}) by ${requester.name}. Nothing was placed.` } };
+      } catch (err) {
+        return { notice: this.explain(err, log).slice(0, 190), spent: true };
       }
-      const { position } = await engine.confirm(operationId, requester);
-      const verb = op.kind === 'open' ? 'opened' : 'closed';
-      return {
-        notice: 'Confirmed.',
-        spent: true,
-        reply: { text: `Done: ${op.coin} hedge ${position.id} ${verb} (op ${op.id}, confirmed by ${requester.name}).` },
-      };
-    } catch (err) {
-      const text = this.explain(err, log);
-      return { notice: text.slice(0, 190), spent: true, reply: { text: `${op.kind} ${op.coin} (op ${op.id}, asked by ${op.requestedBy.name}): ${text}` } };
+    }
+    // A double tap or a re-delivered press: only the first one starts the operation.
+    if (op.state !== 'requested' || !(await engine.claimOnce(`press:${op.id}`, 24 * 3_600_000))) {
+      const current = (await engine.getOperation(operationId)) ?? op;
+      return { notice: `Already ${current.state === 'requested' ? 'confirmed' : current.state.replace('_', ' ')}.`, spent: true, reply: { text: `${label} (op ${op.id}) is already ${current.state === 'requested' ? 'confirmed and running' : current.state.replace('_', ' ')}; it runs once.` } };
+    }
+    const run = this.options.runOperation ?? ((id, by) => engine.confirm(id, by).then(() => undefined));
+    const followUp = run(operationId, requester).then(
+      () => this.outcome(operationId, label, requester),
+      async (err: unknown) => {
+        // From the queue the engine's error arrives as plain text; the stored operation says why.
+        const latest = await engine.getOperation(operationId);
+        const text = err instanceof BotError || !latest?.errorMessage ? this.explain(err, log) : latest.errorMessage;
+        return { text: `❌ ${label} (op ${op.id}, asked by ${op.requestedBy.name}): ${text}` };
+      },
+    );
+    return {
+      notice: op.kind === 'mode' ? 'Confirmed.' : 'Confirmed; placing both legs…',
+      spent: true,
+      reply: { text: `⏳ ${label} confirmed by ${requester.name} (op ${op.id})${op.kind === 'mode' ? '' : '; placing both legs…'}` },
+      followUp,
+    };
+  }
+
+  private async outcome(operationId: string, label: string, by: Requester): Promise<Reply> {
+    const op = await this.options.engine.getOperation(operationId);
+    if (!op) return { text: `${label} (op ${operationId}): no record of the outcome; check /status` };
+    const asked = `op ${op.id}, asked by ${op.requestedBy.name}, confirmed by ${by.name}`;
+    switch (op.state) {
+      case 'open':
+        return { text: `✅ ${op.coin} hedge ${op.positionId ?? ''} opened (${asked}).` };
+      case 'closed':
+        return { text: `✅ ${op.coin} hedge ${op.positionId ?? ''} closed (${asked}).` };
+      case 'done':
+        return { text: `✅ Mode switched to ${(op.targetMode ?? '?').toUpperCase()} (${asked}).` };
+      default:
+        return { text: `❌ ${label} ended ${op.state.replace('_', ' ')} (${asked}): ${op.errorMessage ?? 'see the alerts'}` };
     }
   }
 

@@ -22,6 +22,8 @@ export interface Button {
 export interface Reply {
   text: string;
   buttons?: Button[];
+  /** Tables: shown in a monospace block where the chat supports it. */
+  monospace?: boolean;
 }
 
 export interface ButtonPress {
@@ -37,6 +39,8 @@ export interface ButtonAnswer {
   reply?: Reply;
   /** Whether the pressed message's buttons are spent and should be removed. */
   spent: boolean;
+  /** The outcome of work the press started, when it is known (a confirmed open or close). */
+  followUp?: Promise<Reply>;
 }
 
 /** Decides a user's role; null means a stranger who may change nothing. */

@@ -124,6 +124,29 @@ export interface StatusReport {
   unfinishedOperations: number;
 }
 
+export interface PnlRow {
+  position: Position;
+  /** Closed hedges: price PnL minus every fee. */
+  realisedUsd: Decimal;
+  fundingUsd: Decimal;
+  /** Entry plus exit fees (already inside realised and unrealised). */
+  feesUsd: Decimal;
+  /** Open hedges at the marks, after entry fees; null without a fresh price. */
+  unrealisedUsd: Decimal | null;
+}
+
+export interface PnlReport {
+  mode: TradingMode;
+  rows: PnlRow[];
+  realisedUsd: Decimal;
+  fundingUsd: Decimal;
+  feesUsd: Decimal;
+  unrealisedUsd: Decimal;
+  /** Realised + funding + unrealised. */
+  totalUsd: Decimal;
+  unrealisedComplete: boolean;
+}
+
 export interface RecoveryReport {
   operationId: string;
   kind: Operation['kind'];
@@ -206,8 +229,7 @@ export class Engine {
         mode: 'paper' as const,
       })),
     );
-    engine.mode = (await deps.store.getMode()) ?? deps.config.initialMode;
-    if (engine.mode === 'live' && !deps.liveExchange) engine.mode = 'paper';
+    await engine.currentMode();
     return engine;
   }
 
@@ -248,7 +270,10 @@ export class Engine {
     return this.instruments.coins();
   }
 
-  currentMode(): TradingMode {
+  /** The mode as stored, so every process (chat front, workers) agrees after a switch. */
+  async currentMode(): Promise<TradingMode> {
+    const stored = await this.deps.store.getMode();
+    if (stored && (stored === 'paper' || this.executors.live)) this.mode = stored;
     return this.mode;
   }
 
@@ -262,6 +287,7 @@ export class Engine {
 
   async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
     this.assertReady();
+    await this.currentMode();
     const pair = this.pairOf(coinText);
     if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
       throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
@@ -283,6 +309,7 @@ export class Engine {
 
   async previewClose(target: string, by: Requester): Promise<ClosePreview> {
     this.assertReady();
+    await this.currentMode();
     const position = await this.findOpenPosition(target);
     const pair = this.instruments.pair(position.coin);
     await this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
@@ -316,9 +343,10 @@ export class Engine {
    * Confirms a previewed open or close and runs it. Refuses an expired preview, one whose prices
    * moved beyond the tolerance, and one that was already confirmed or cancelled.
    */
-  async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position }> {
+  async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position | null }> {
     this.assertReady();
     const first = await this.requireOperation(operationId);
+    if (first.kind === 'mode') return { operation: await this.locks.withLock('mode', () => this.applyMode(operationId, by)), position: null };
     // The check-and-confirm runs under the coin's lock, so a double tap confirms exactly once.
     const op = await this.locks.withLock(`coin:${first.coin}`, () => this.markConfirmed(operationId, by));
     const position = await this.track(op.kind === 'open' ? this.manager.open(op.id) : this.manager.close(op.id));
@@ -370,6 +398,7 @@ export class Engine {
   }
 
   async status(): Promise<StatusReport> {
+    await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
     const positions = await Promise.all(open.map((p) => this.positionView(p)));
@@ -385,7 +414,45 @@ export class Engine {
     };
   }
 
+  /** PnL of every hedge of the current mode: realised, funding, fees, unrealised; with totals. */
+  async pnl(): Promise<PnlReport> {
+    await this.currentMode();
+    const positions = (await this.deps.store.listPositions()).filter((p) => p.mode === this.mode);
+    const ledger = await this.deps.store.listLedger();
+    const funding = new Map<string, Decimal>();
+    for (const entry of ledger) {
+      if (entry.kind === 'funding') funding.set(entry.ref, (funding.get(entry.ref) ?? ZERO).plus(entry.amount));
+    }
+    const rows: PnlRow[] = [];
+    for (const position of positions) {
+      const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
+      const feesUsd = entryFees.plus(position.exitFeesUsd ?? ZERO);
+      const fundingUsd = funding.get(position.id) ?? ZERO;
+      if (position.status === 'closed') {
+        rows.push({ position, realisedUsd: position.realisedPnlUsd ?? ZERO, fundingUsd, feesUsd, unrealisedUsd: ZERO });
+      } else {
+        const view = await this.positionView(position);
+        rows.push({ position, realisedUsd: ZERO, fundingUsd, feesUsd, unrealisedUsd: view.unrealisedPnlUsd });
+      }
+    }
+    const sum = (pick: (r: PnlRow) => Decimal | null): Decimal => rows.reduce((total, r) => total.plus(pick(r) ?? ZERO), ZERO);
+    const realisedUsd = sum((r) => r.realisedUsd);
+    const fundingUsd = sum((r) => r.fundingUsd);
+    const unrealisedUsd = sum((r) => r.unrealisedUsd);
+    return {
+      mode: this.mode,
+      rows,
+      realisedUsd,
+      fundingUsd,
+      feesUsd: sum((r) => r.feesUsd),
+      unrealisedUsd,
+      totalUsd: realisedUsd.plus(fundingUsd).plus(unrealisedUsd),
+      unrealisedComplete: rows.every((r) => r.unrealisedUsd !== null),
+    };
+  }
+
   async balances(): Promise<Balances> {
+    await this.currentMode();
     return this.executor(this.mode).balances();
   }
 
@@ -393,9 +460,41 @@ export class Engine {
     return this.deps.store.listPositions();
   }
 
-  /** Switches paper ↔ live: only when flat and live trading is configured. */
-  async setMode(mode: TradingMode, by: Requester): Promise<TradingMode> {
+  /**
+   * Previews a switch to live: it takes effect only on a second, explicit confirmation, and the
+   * same checks run again then.
+   */
+  async previewMode(mode: TradingMode, by: Requester): Promise<Operation> {
     this.assertReady();
+    await this.checkModeChange(mode);
+    const now = this.deps.clock.nowMs();
+    const operation = this.newOperation('mode', '-', by, { targetMode: mode, expiresAtMs: now + this.deps.config.quoteTtlMs });
+    await this.deps.store.putOperation(operation);
+    await this.audit(by, `preview mode ${this.mode} → ${mode}`, `operation ${operation.id}`);
+    return operation;
+  }
+
+  private async applyMode(operationId: string, by: Requester): Promise<Operation> {
+    const op = await this.requireOperation(operationId);
+    if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
+    const target = op.targetMode;
+    if (!target) throw new OperationStateError(`operation ${op.id} names no mode`);
+    if (this.deps.clock.nowMs() > (op.expiresAtMs ?? 0)) {
+      await this.finish(op, 'expired', 'confirmation came after the preview expired', 'QUOTE_EXPIRED');
+      throw new QuoteMovedError(`the mode change expired; send /mode ${target} again`);
+    }
+    try {
+      await this.setMode(target, by);
+    } catch (err) {
+      await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
+      throw err;
+    }
+    await this.finish(op, 'done', `mode switched to ${target} by ${by.name}`);
+    return op;
+  }
+
+  private async checkModeChange(mode: TradingMode): Promise<void> {
+    await this.currentMode();
     if (mode === this.mode) throw new ModeChangeError(`already in ${mode} mode`);
     if (mode === 'live' && !this.liveConfigured()) {
       throw new ModeChangeError('live trading is not configured: set EXCHANGE and its API keys (see README, "Live trading") and restart');
@@ -407,6 +506,12 @@ export class Engine {
         `not flat: ${open.length} open hedge(s) and ${pending.length} operation(s) in progress; close them before switching to ${mode}`,
       );
     }
+  }
+
+  /** Switches paper ↔ live: only when flat and live trading is configured. */
+  async setMode(mode: TradingMode, by: Requester): Promise<TradingMode> {
+    this.assertReady();
+    await this.checkModeChange(mode);
     await this.deps.store.setMode(mode);
     await this.audit(by, `mode ${this.mode} → ${mode}`, 'switched');
     this.mode = mode;
@@ -451,6 +556,7 @@ export class Engine {
    */
   async checkDeltas(): Promise<DeltaStatus[]> {
     this.assertReady();
+    await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];
     for (const position of (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode)) {

@@ -6,6 +6,8 @@ export type {
   EngineDeps,
   LegQuote,
   OpenPreview,
+  PnlReport,
+  PnlRow,
   PositionView,
   RecoveryReport,
   StatusReport,

@@ -60,7 +60,7 @@ export class OperationQueue {
           if (!op) throw new UnrecoverableError(`no operation ${operationId}`);
           if (op.state === 'requested') {
             const { operation, position } = await engine.confirm(operationId, requestedBy);
-            return { operationId, state: operation.state, positionId: position.id };
+            return { operationId, state: operation.state, positionId: position?.id ?? null };
           }
           // A retried or stalled job whose operation already started: finish it, never re-place.
           if (op.state === 'confirmed' || op.state === 'placing') await engine.resume(operationId);

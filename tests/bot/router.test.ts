@@ -27,7 +27,7 @@ async function snapshot() {
     unfinished: (await h.store.listUnfinishedOperations()).length,
     positions: (await h.store.listPositions()).length,
     ledger: ledger.length,
-    mode: h.engine.currentMode(),
+    mode: await h.engine.currentMode(),
   };
 }
 
@@ -129,7 +129,8 @@ describe('authorization, by command and by button', () => {
     expect(await h.store.listOpenPositions()).toHaveLength(0);
     const answer = await router.handleButton({ user: TRADER, chatId: 'ops', data });
     expect(answer.spent).toBe(true);
-    expect(answer.reply?.text).toMatch(/ETH hedge \S+ opened .*confirmed by bob/);
+    expect(answer.reply?.text).toMatch(/open ETH confirmed by bob/);
+    expect((await answer.followUp)?.text).toMatch(/ETH hedge \S+ opened .*confirmed by bob/);
     expect(await h.store.listOpenPositions()).toHaveLength(1);
   });
 
@@ -140,9 +141,9 @@ describe('authorization, by command and by button', () => {
       router.handleButton({ user: TRADER, chatId: 'ops', data }),
       router.handleButton({ user: TRADER, chatId: 'ops', data }),
     ]);
-    const replies = [first.reply?.text ?? '', second.reply?.text ?? ''];
-    expect(replies.filter((t) => /opened/.test(t))).toHaveLength(1);
-    expect(replies.filter((t) => /already/.test(t))).toHaveLength(1);
+    const outcomes = await Promise.all([first, second].map(async (a) => (await a.followUp)?.text ?? a.reply?.text ?? ''));
+    expect(outcomes.filter((t) => /opened/.test(t))).toHaveLength(1);
+    expect(outcomes.filter((t) => /already/.test(t))).toHaveLength(1);
     expect(await h.store.listOpenPositions()).toHaveLength(1);
     const fills = (await h.store.listLedger()).filter((e) => e.kind === 'fee');
     expect(fills).toHaveLength(2);
@@ -163,12 +164,12 @@ describe('authorization, by command and by button', () => {
     const first = await say(TRADER, '/open BTC 1000');
     await h.clock.advance(61_000);
     const expired = await router.handleButton({ user: TRADER, chatId: 'ops', data: first.buttons?.[0]?.data ?? '' });
-    expect(expired.reply?.text).toMatch(/expired .* send the command again/);
+    expect((await expired.followUp)?.text).toMatch(/expired .* send the command again/);
 
     const second = await say(TRADER, '/open BTC 1000');
     h.exchange.shock('BTC', new Decimal('1.01'));
     const moved = await router.handleButton({ user: TRADER, chatId: 'ops', data: second.buttons?.[0]?.data ?? '' });
-    expect(moved.reply?.text).toMatch(/moved \d+\.\d bps since the preview/);
+    expect((await moved.followUp)?.text).toMatch(/moved \d+\.\d bps since the preview/);
     expect(await h.store.listOpenPositions()).toHaveLength(0);
   });
 });

@@ -11,12 +11,16 @@ const ZERO = new Decimal(0);
 
 async function openHedge(h: EngineHarness, coin: string, usd: number) {
   const preview = await h.engine.previewOpen(coin, new Decimal(usd), ALICE);
-  return (await h.engine.confirm(preview.operation.id, ALICE)).position;
+  const { position } = await h.engine.confirm(preview.operation.id, ALICE);
+  if (!position) throw new Error(`${coin} did not open`);
+  return position;
 }
 
 async function closeHedge(h: EngineHarness, coin: string) {
   const preview = await h.engine.previewClose(coin, ALICE);
-  return (await h.engine.confirm(preview.operation.id, ALICE)).position;
+  const { position } = await h.engine.confirm(preview.operation.id, ALICE);
+  if (!position) throw new Error(`${coin} did not close`);
+  return position;
 }
 
 /** Moves time in steps, keeping prices fresh and booking funding, as the scheduled jobs do. */

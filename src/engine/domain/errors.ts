@@ -61,17 +61,33 @@ export class RiskLimitError extends BotError {
   }
 }
 
-/** An order the venue refused outright (nothing filled). */
+/** An order the venue refused outright (nothing filled). `code` names the reason, e.g. INSUFFICIENT_FUNDS. */
 export class OrderRejectedError extends BotError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ORDER_REJECTED', message, 'refuse', options);
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'ORDER_REJECTED', message, 'refuse', { cause: options?.cause });
   }
 }
 
 /** The venue did not answer in time; the order's fate must be looked up, never re-sent. */
 export class OrderTimeoutError extends BotError {
-  constructor(message: string) {
-    super('ORDER_TIMEOUT', message, 'alert');
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ORDER_TIMEOUT', message, 'alert', options);
+  }
+}
+
+/**
+ * A venue failure that is not one order's refusal or lost answer: rate limit, outage, bad keys, a
+ * refused account setting. Mapped at the exchange adapter; the message never carries secrets.
+ */
+export class VenueError extends BotError {
+  constructor(
+    readonly venue: string,
+    code: string,
+    message: string,
+    reaction: ErrorReaction,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, reaction, options);
   }
 }
 

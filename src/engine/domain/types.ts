@@ -124,7 +124,9 @@ export type OperationState =
   | 'rolled_back'
   | 'failed'
   | 'cancelled'
-  | 'expired';
+  | 'expired'
+  /** A mode change that was applied. */
+  | 'done';
 
 export const FINISHED_STATES: ReadonlySet<OperationState> = new Set([
   'open',
@@ -133,6 +135,7 @@ export const FINISHED_STATES: ReadonlySet<OperationState> = new Set([
   'failed',
   'cancelled',
   'expired',
+  'done',
 ]);
 
 export interface OperationStep {
@@ -159,6 +162,8 @@ export interface Operation {
   positionId?: string;
   targetMode?: TradingMode;
   quote?: Quote;
+  /** When a preview without a quote (a mode change) stops being confirmable. */
+  expiresAtMs?: number;
   requestedBy: Requester;
   state: OperationState;
   steps: OperationStep[];

@@ -15,6 +15,14 @@ const decimalString = (fallback: string) =>
 const int = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
 const intOrZero = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(fallback));
 
+const idList = z.preprocess(
+  (value) => (typeof value === 'string' && value.trim() !== '' ? value : ''),
+  z
+    .string()
+    .regex(/^(\s*\d{1,20}\s*(,\s*\d{1,20}\s*)*)?$/, 'must be a comma-separated list of numeric Telegram user ids')
+    .transform((s) => s.split(',').map((id) => id.trim()).filter(Boolean)),
+);
+
 const schema = z.object({
   ROLE: z.preprocess(emptyAsUndefined, z.enum(['all', 'bot', 'worker']).default('all')),
   TRADING_MODE: z.preprocess(emptyAsUndefined, z.enum(['paper', 'live']).default('paper')),
@@ -23,6 +31,13 @@ const schema = z.object({
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
   LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()),
   TELEGRAM_BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: z.preprocess(emptyAsUndefined, z.string().url('must be a URL such as http://127.0.0.1:8081').optional()),
+  OPS_CHAT_ID: z.preprocess(emptyAsUndefined, z.string().regex(/^-?\d{1,20}$/, 'must be a numeric Telegram chat id such as -1001234567890').optional()),
+  ADMIN_IDS: idList,
+  TRADER_IDS: idList,
+  VIEWER_IDS: idList,
+  COMMAND_MAX_AGE_MS: int(120_000),
+  OPERATION_CONCURRENCY: int(4),
   EXCHANGE: optionalString,
   SIM_SEED: intOrZero(42),
   SIM_FAULTS: optionalString,
@@ -62,6 +77,12 @@ export const SECRET_KEYS = ['TELEGRAM_BOT_TOKEN'] as const;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = schema.safeParse(env);
   if (parsed.success) {
+    if (parsed.data.TELEGRAM_BOT_TOKEN && !parsed.data.OPS_CHAT_ID) {
+      throw new Error('invalid configuration:\n  OPS_CHAT_ID: required with TELEGRAM_BOT_TOKEN (the ops group id where alerts go)');
+    }
+    if (parsed.data.TELEGRAM_BOT_TOKEN && parsed.data.ADMIN_IDS.length === 0) {
+      throw new Error('invalid configuration:\n  ADMIN_IDS: required with TELEGRAM_BOT_TOKEN (at least one admin user id)');
+    }
     if (parsed.data.TRADING_MODE === 'live' && !parsed.data.EXCHANGE) {
       throw new Error('TRADING_MODE=live needs EXCHANGE (and its API keys); live trading through ccxt is not built yet, use MODE=paper');
     }

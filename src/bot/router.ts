@@ -26,6 +26,11 @@ export class CommandRouter {
 
   constructor(private readonly options: RouterOptions) {}
 
+  /** Learned at start from the Bot API (getMe). */
+  setBotUsername(username: string | undefined): void {
+    if (username) this.options.botUsername = username;
+  }
+
   /** Answers one message; null when the message is not for this bot (another bot's command). */
   async handleMessage(message: IncomingMessage): Promise<Reply | null> {
     const text = message.text.trim();

@@ -233,9 +233,16 @@ export class Engine {
     return engine;
   }
 
-  /** Resolves every operation a previous run left unfinished, then accepts new work. */
-  async start(): Promise<RecoveryReport[]> {
+  /**
+   * Resolves every operation a previous run left unfinished, then accepts new work. A process
+   * that runs no operations (the chat front beside workers) passes `recover: false`.
+   */
+  async start(options: { recover: boolean } = { recover: true }): Promise<RecoveryReport[]> {
     const reports: RecoveryReport[] = [];
+    if (!options.recover) {
+      this.ready = true;
+      return reports;
+    }
     for (const op of await this.deps.store.listUnfinishedOperations()) {
       // A preview still within its time may be confirmed from another process: leave it.
       if (op.state === 'requested' && op.quote && op.quote.expiresAtMs >= this.deps.clock.nowMs()) continue;

@@ -82,9 +82,15 @@ describe('console chat end to end', () => {
   });
 
   it('refuses a bad configuration with exit 2 and never echoes a secret', async () => {
-    const { code, stderr } = await runApp([], { SIM_FAULTS: 'perp:ETH:explode', TELEGRAM_BOT_TOKEN: '123456789:AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM' });
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/SIM_FAULTS entry "perp:ETH:explode"/);
-    expect(stderr).not.toContain('AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM');
+    const token = '123456789:AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM';
+    const faults = await runApp([], { SIM_FAULTS: 'perp:ETH:explode', TELEGRAM_BOT_TOKEN: token, OPS_CHAT_ID: '-100123', ADMIN_IDS: '42' });
+    expect(faults.code).toBe(2);
+    expect(faults.stderr).toMatch(/SIM_FAULTS entry "perp:ETH:explode"/);
+    const missing = await runApp([], { TELEGRAM_BOT_TOKEN: token, OPS_CHAT_ID: '', ADMIN_IDS: 'x1' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/ADMIN_IDS: must be a comma-separated list of numeric Telegram user ids/);
+    const noChat = await runApp([], { TELEGRAM_BOT_TOKEN: token, OPS_CHAT_ID: '', ADMIN_IDS: '42' });
+    expect(noChat.stderr).toMatch(/OPS_CHAT_ID: required with TELEGRAM_BOT_TOKEN/);
+    for (const run of [faults, missing, noChat]) expect(run.stdout + run.stderr).not.toContain('AAEhBOweik6ad6PsVMRxjeQKIhq9EkFJZeM');
   });
 });

@@ -27,10 +27,10 @@ const REDACTED = '[redacted]';
 /** Names of credentials and signatures in query strings, headers and JSON bodies. */
 const SENSITIVE_NAME =
   'signature|sign|api[-_]?key|apikey|secret|password|passphrase|access[-_]?key|access[-_]?sign|access[-_]?passphrase|x-mbx-apikey|x-bapi-api-key|x-bapi-sign|ok-access-key|ok-access-sign|ok-access-passphrase|token';
-const SENSITIVE_PAIR = new RegExp(`(["']?)(${SENSITIVE_NAME})\\1(\\s*[:=]\\s*)(["']?)[^"'&\\s,;}]+`, 'gi');
+const SENSITIVE_PAIR = new RegExp(`(["']?)\\b(${SENSITIVE_NAME})\\1(\\s*[:=]\\s*)(["']?)[^"'&\\s,;}]+`, 'gi');
 const URL_WITH_QUERY = /(https?:\/\/[^\s"'<>?#]+)[?#][^\s"'<>]*/gi;
 /** Long hex or base64 runs are signatures or keys; order ids are shorter or dashed. */
-const LONG_TOKEN = /\b(?:[a-f0-9]{32,}|[A-Za-z0-9+/]{40,}={0,2})\b/g;
+const LONG_TOKEN = /\b(?:[a-fA-F0-9]{32,}|[A-Za-z0-9]{40,})\b/g;
 
 /**
  * Makes a venue or ccxt error message safe for logs and chat: no credentials, no signatures, no

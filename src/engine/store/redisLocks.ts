@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { BotError } from '../domain/errors.js';
 import type { Locks } from '../position/locks.js';
 
@@ -16,6 +16,13 @@ export class RedisLocks implements Locks {
     private readonly prefix: string,
     private readonly options: { ttlMs: number; waitMs: number; pollMs: number } = { ttlMs: 15_000, waitMs: 120_000, pollMs: 25 },
   ) {}
+
+  /** Locks on a client of their own. */
+  static connect(url: string, prefix: string): { locks: RedisLocks; close: () => Promise<void> } {
+    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    redis.on('error', () => undefined);
+    return { locks: new RedisLocks(redis, prefix), close: async () => void (await redis.quit()) };
+  }
 
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
     const name = `${this.prefix}lock:${key}`;

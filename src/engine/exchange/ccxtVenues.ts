@@ -1,0 +1,577 @@
+import type { Exchange as CcxtClient, MarketInterface, Order, Trade } from 'ccxt';
+import { createHash } from 'node:crypto';
+import { Decimal, ZERO } from '../domain/decimal.js';
+import { VenueError } from '../domain/errors.js';
+import type { LegKind } from '../domain/types.js';
+import { isCcxtError } from './ccxtErrors.js';
+
+/**
+ * Per-venue knowledge of the ccxt adapter: which raw fields hold the exact decimal strings, how a
+ * client order id is looked up, how the perp account is set up and read. Everything a venue does
+ * differently lives here; ccxtExchange.ts is the same for all of them.
+ *
+ * Money comes from the venues' raw `info` strings (ccxt's unified fields are JS numbers).
+ */
+
+export type VenueId = 'binance' | 'bybit' | 'okx';
+export const SUPPORTED_VENUES: readonly VenueId[] = ['binance', 'bybit', 'okx'];
+export type MarginMode = 'isolated' | 'cross';
+
+export type Raw = Record<string, unknown>;
+
+export function raw(value: unknown): Raw {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Raw) : {};
+}
+
+export function rawList(value: unknown): Raw[] {
+  return Array.isArray(value) ? value.map(raw) : [];
+}
+
+/**
+ * A field as a decimal string. Venues send strings; a bare JSON number (a few binance fields) is
+ * taken by its shortest round-trip text, which is exact for the ≤15 significant digits they carry.
+ */
+export function field(record: Raw, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const value = record[key];
+    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  }
+  return undefined;
+}
+
+/** Parses a venue decimal string; a missing or malformed value is a bad venue answer. */
+export function decimalOf(value: string | undefined, venue: string, what: string): Decimal {
+  if (value === undefined) throw badAnswer(venue, `no ${what}`);
+  try {
+    return new Decimal(value);
+  } catch {
+    throw badAnswer(venue, `${what} is not a number (${value.slice(0, 40)})`);
+  }
+}
+
+export function optionalDecimal(value: string | undefined, venue: string, what: string): Decimal | null {
+  return value === undefined ? null : decimalOf(value, venue, what);
+}
+
+/**
+ * A number ccxt computed itself (fee schedule, leverage): taken by its shortest round-trip text.
+ * Used only where no venue string exists.
+ */
+export function decimalFromNumber(value: number | undefined | null): Decimal | null {
+  return typeof value === 'number' && Number.isFinite(value) ? new Decimal(String(value)) : null;
+}
+
+function badAnswer(venue: string, detail: string): VenueError {
+  return new VenueError(venue, 'VENUE_BAD_RESPONSE', `${venue} answered unexpectedly: ${detail}`, 'retry');
+}
+
+export function setupError(venue: string, message: string, cause?: unknown): VenueError {
+  return new VenueError(venue, 'PERP_SETUP_REFUSED', message, 'alert', { cause });
+}
+
+/** Trading rules in the market's own amount unit (contracts on OKX swaps). */
+export interface MarketRules {
+  qtyStep: Decimal;
+  priceTick: Decimal;
+  minQty: Decimal;
+  maxQty: Decimal | null;
+  minNotionalUsd: Decimal;
+}
+
+/** A fee as charged: positive is paid, negative a rebate. */
+export interface FeeLine {
+  asset: string;
+  amount: Decimal;
+}
+
+/** An order's numbers, in the market's amount unit. */
+export interface RawFill {
+  filled: Decimal;
+  requested: Decimal | null;
+  /** Price per coin; null while nothing filled. */
+  avgPrice: Decimal | null;
+  /** Null when the order carries no fee detail: the fees are in its trades. */
+  fees: FeeLine[] | null;
+}
+
+export interface RawTrade {
+  amount: Decimal;
+  price: Decimal;
+  fee: FeeLine | null;
+  clientOrderId: string | undefined;
+}
+
+/** The perp account as the venue reports it. */
+export interface PerpAccount {
+  walletUsdt: Decimal;
+  unrealisedPnlUsdt: Decimal;
+  positions: { marketId: string; contracts: Decimal; signedNotionalUsd: Decimal }[];
+}
+
+export interface PerpSettings {
+  leverage: Decimal;
+  marginMode: MarginMode;
+}
+
+export interface OrderParamsArgs {
+  kind: LegKind;
+  reduceOnly: boolean;
+  venueClientOrderId: string;
+  marginMode: MarginMode;
+}
+
+export interface VenueProfile {
+  readonly id: VenueId;
+  /** ccxt constructor settings (markets to load) for the legs this instance serves. */
+  ccxtConfig(legs: { spot: boolean; perp: boolean }): Raw;
+  /** Client order ids the venue accepts. */
+  readonly clientIdPattern: RegExp;
+  marketRules(market: MarketInterface): MarketRules;
+  /** Coins per unit of amount: 1, or the contract value of OKX swaps. */
+  contractSize(market: MarketInterface): Decimal;
+  orderParams(args: OrderParamsArgs): Raw;
+  orderFill(order: Order, market: MarketInterface): RawFill;
+  tradeFill(trade: Trade, market: MarketInterface): RawTrade;
+  /** The order with this client id (open or done), or null. */
+  findOrderByClientId(client: CcxtClient, market: MarketInterface, venueClientOrderId: string): Promise<Order | null>;
+  /** fetchMyTrades params for one client id's trades; null when the venue's trades carry no client id. */
+  tradesByClientIdParams(venueClientOrderId: string): Raw | null;
+  tradesByOrderIdParams(orderId: string): Raw;
+  preparePerp(client: CcxtClient, market: MarketInterface, settings: PerpSettings): Promise<void>;
+  spotBalances(client: CcxtClient): Promise<Map<string, Decimal>>;
+  perpAccount(client: CcxtClient): Promise<PerpAccount>;
+  /** Funding intervals by unified symbol when the rates do not carry them (binance). */
+  fundingIntervalsHours?(client: CcxtClient): Promise<Map<string, number>>;
+  /** The perp tickers lack bid/ask and need the book ticker too (binance USDⓈ-M). */
+  readonly perpTickersNeedBidsAsks: boolean;
+}
+
+/**
+ * Our client order ids (`op…s`, 18 lower-case alphanumerics) fit every venue. One that does not is
+ * replaced by a hash of itself, deterministic so the same order is always looked up by the same id.
+ */
+export function venueClientOrderId(clientOrderId: string, pattern: RegExp, maxLength: number): string {
+  if (pattern.test(clientOrderId)) return clientOrderId;
+  return `h${createHash('sha256').update(clientOrderId).digest('hex').slice(0, maxLength - 1)}`;
+}
+
+export const CLIENT_ID_MAX_LENGTH: Record<VenueId, number> = { binance: 36, bybit: 36, okx: 32 };
+
+function lineOf(asset: string | undefined, amount: string | undefined, venue: string): FeeLine | null {
+  if (asset === undefined || amount === undefined) return null;
+  return { asset, amount: decimalOf(amount, venue, 'fee') };
+}
+
+async function orNullWhenNotFound<T>(call: () => Promise<T>): Promise<T | null> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isCcxtError(err, 'OrderNotFound')) return null;
+    throw err;
+  }
+}
+
+function byClientId(orders: readonly Order[], venueClientOrderId: string): Order | null {
+  return orders.find((o) => o.clientOrderId === venueClientOrderId || raw(o.info)['clientOrderId'] === venueClientOrderId) ?? null;
+}
+
+const isZero = (value: string | undefined): boolean => value === undefined || new Decimal(value).isZero();
+
+// ——— binance: spot /api/v3, USDⓈ-M futures /fapi ———
+
+function binanceFilter(market: MarketInterface, type: string): Raw {
+  return rawList(raw(market.info)['filters']).find((f) => f['filterType'] === type) ?? {};
+}
+
+const binance: VenueProfile = {
+  id: 'binance',
+  clientIdPattern: /^[.A-Za-z0-9:/_-]{1,36}$/,
+  perpTickersNeedBidsAsks: true,
+  ccxtConfig: (legs) => ({
+    options: {
+      defaultType: 'spot',
+      fetchMarkets: { types: [...(legs.spot ? ['spot'] : []), ...(legs.perp ? ['linear'] : [])] },
+      // Margin pairs are a signed request per load and unused here.
+      fetchMargins: false,
+    },
+  }),
+  marketRules(market) {
+    const lot = binanceFilter(market, 'LOT_SIZE');
+    const marketLot = binanceFilter(market, 'MARKET_LOT_SIZE');
+    const price = binanceFilter(market, 'PRICE_FILTER');
+    const notional = binanceFilter(market, market.spot ? 'NOTIONAL' : 'MIN_NOTIONAL');
+    const legacyNotional = binanceFilter(market, 'MIN_NOTIONAL');
+    const dec = (v: string | undefined, what: string): Decimal => decimalOf(v, 'binance', `${market.symbol} ${what}`);
+    // Market orders obey MARKET_LOT_SIZE where it is set (zeros mean "use LOT_SIZE").
+    const minQty = Decimal.max(dec(field(lot, 'minQty'), 'minQty'), isZero(field(marketLot, 'minQty')) ? ZERO : dec(field(marketLot, 'minQty'), 'market minQty'));
+    const maxLot = dec(field(lot, 'maxQty'), 'maxQty');
+    const maxMarket = field(marketLot, 'maxQty');
+    return {
+      qtyStep: dec(field(lot, 'stepSize'), 'stepSize'),
+      priceTick: dec(field(price, 'tickSize'), 'tickSize'),
+      minQty,
+      maxQty: isZero(maxMarket) ? maxLot : Decimal.min(maxLot, dec(maxMarket, 'market maxQty')),
+      minNotionalUsd: dec(field(notional, 'minNotional', 'notional') ?? field(legacyNotional, 'minNotional', 'notional') ?? '0', 'minNotional'),
+    };
+  },
+  contractSize: () => new Decimal(1),
+  orderParams: ({ kind, reduceOnly, venueClientOrderId: cid }) => ({
+    clientOrderId: cid,
+    ...(kind === 'perp' && reduceOnly ? { reduceOnly: true } : {}),
+  }),
+  orderFill(order) {
+    const info = raw(order.info);
+    const filled = decimalOf(field(info, 'executedQty'), 'binance', 'executedQty');
+    const quote = field(info, 'cummulativeQuoteQty', 'cumQuote');
+    const avgPrice = filled.isZero()
+      ? null
+      : quote !== undefined
+        ? decimalOf(quote, 'binance', 'quote quantity').div(filled)
+        : decimalOf(field(info, 'avgPrice'), 'binance', 'avgPrice');
+    const fills = rawList(info['fills']);
+    const fees = fills.length > 0 ? fills.map((f) => lineOf(field(f, 'commissionAsset'), field(f, 'commission'), 'binance')).filter((l) => l !== null) : null;
+    return { filled, requested: optionalDecimal(field(info, 'origQty'), 'binance', 'origQty'), avgPrice, fees: filled.isZero() ? [] : fees };
+  },
+  tradeFill(trade) {
+    const info = raw(trade.info);
+    return {
+      amount: decimalOf(field(info, 'qty'), 'binance', 'trade qty'),
+      price: decimalOf(field(info, 'price'), 'binance', 'trade price'),
+      fee: lineOf(field(info, 'commissionAsset'), field(info, 'commission'), 'binance'),
+      clientOrderId: undefined,
+    };
+  },
+  async findOrderByClientId(client, market, cid) {
+    // origClientOrderId finds the order in any state; open orders are checked as well, as the brief
+    // of the order endpoint lags under load.
+    const order = await orNullWhenNotFound(() => client.fetchOrder(cid, market.symbol, { origClientOrderId: cid }));
+    return order ?? byClientId(await client.fetchOpenOrders(market.symbol), cid);
+  },
+  tradesByClientIdParams: () => null,
+  tradesByOrderIdParams: (orderId) => ({ orderId }),
+  async preparePerp(client, market, settings) {
+    const mode = await client.fetchPositionMode(market.symbol);
+    if (mode.hedged) {
+      throw setupError('binance', 'binance USDⓈ-M futures is in hedge mode (dual-side positions); switch it to one-way mode in the futures preferences');
+    }
+    try {
+      await client.setMarginMode(settings.marginMode, market.symbol);
+    } catch (err) {
+      // -4046 "No need to change margin type.": already set.
+      if (!(err instanceof Error && err.message.includes('-4046'))) throw err;
+    }
+    await client.setLeverage(settings.leverage.toNumber(), market.symbol);
+  },
+  async spotBalances(client) {
+    const balance = await client.fetchBalance({ type: 'spot' });
+    const free = new Map<string, Decimal>();
+    for (const row of rawList(raw(balance.info)['balances'])) {
+      const asset = field(row, 'asset');
+      const amount = decimalOf(field(row, 'free'), 'binance', 'free balance');
+      if (asset && !amount.isZero()) free.set(asset, amount);
+    }
+    return free;
+  },
+  async perpAccount(client) {
+    const balance = await client.fetchBalance({ type: 'swap', subType: 'linear' });
+    const info = raw(balance.info);
+    const usdt = rawList(info['assets']).find((a) => a['asset'] === 'USDT') ?? {};
+    return {
+      walletUsdt: decimalOf(field(usdt, 'walletBalance') ?? '0', 'binance', 'walletBalance'),
+      unrealisedPnlUsdt: decimalOf(field(usdt, 'unrealizedProfit') ?? '0', 'binance', 'unrealizedProfit'),
+      positions: rawList(info['positions']).map((p) => ({
+        marketId: field(p, 'symbol') ?? '',
+        contracts: decimalOf(field(p, 'positionAmt'), 'binance', 'positionAmt'),
+        signedNotionalUsd: decimalOf(field(p, 'notional') ?? '0', 'binance', 'notional'),
+      })),
+    };
+  },
+  async fundingIntervalsHours(client) {
+    // fundingInfo lists only the perps whose interval differs from the standard 8 h.
+    const rows = await client.fetchFundingIntervals();
+    const hours = new Map<string, number>();
+    for (const row of Object.values(rows)) {
+      const parsed = parseIntervalHours(row.interval);
+      if (row.symbol && parsed !== null) hours.set(row.symbol, parsed);
+    }
+    return hours;
+  },
+};
+
+// ——— bybit v5, unified trading account ———
+
+function bybitFeeAsset(market: MarketInterface, side: string | undefined): string {
+  if (!market.spot) return market.settle ?? market.quote;
+  // Spot fees are taken from what the order receives.
+  return side === 'buy' ? market.base : market.quote;
+}
+
+function bybitFees(info: Raw, market: MarketInterface, side: string | undefined): FeeLine[] {
+  const detail = raw(info['cumFeeDetail']);
+  const lines = Object.keys(detail)
+    .map((asset) => lineOf(asset, field(detail, asset), 'bybit'))
+    .filter((l) => l !== null);
+  if (lines.length > 0) return lines;
+  const fee = field(info, 'cumExecFee');
+  return fee === undefined ? [] : [{ asset: bybitFeeAsset(market, side), amount: decimalOf(fee, 'bybit', 'cumExecFee') }];
+}
+
+const bybit: VenueProfile = {
+  id: 'bybit',
+  clientIdPattern: /^[A-Za-z0-9_-]{1,36}$/,
+  perpTickersNeedBidsAsks: false,
+  ccxtConfig: (legs) => ({
+    options: { fetchMarkets: { types: [...(legs.spot ? ['spot'] : []), ...(legs.perp ? ['linear'] : [])] } },
+  }),
+  marketRules(market) {
+    const info = raw(market.info);
+    const lot = raw(info['lotSizeFilter']);
+    const price = raw(info['priceFilter']);
+    const dec = (v: string | undefined, what: string): Decimal => decimalOf(v, 'bybit', `${market.symbol} ${what}`);
+    return market.spot
+      ? {
+          qtyStep: dec(field(lot, 'basePrecision'), 'basePrecision'),
+          priceTick: dec(field(price, 'tickSize'), 'tickSize'),
+          minQty: dec(field(lot, 'minOrderQty'), 'minOrderQty'),
+          maxQty: optionalDecimal(field(lot, 'maxMarketOrderQty', 'maxOrderQty'), 'bybit', 'maxOrderQty'),
+          minNotionalUsd: dec(field(lot, 'minOrderAmt') ?? '0', 'minOrderAmt'),
+        }
+      : {
+          qtyStep: dec(field(lot, 'qtyStep'), 'qtyStep'),
+          priceTick: dec(field(price, 'tickSize'), 'tickSize'),
+          minQty: dec(field(lot, 'minOrderQty'), 'minOrderQty'),
+          maxQty: optionalDecimal(field(lot, 'maxMktOrderQty', 'maxOrderQty'), 'bybit', 'maxMktOrderQty'),
+          minNotionalUsd: dec(field(lot, 'minNotionalValue') ?? '0', 'minNotionalValue'),
+        };
+  },
+  contractSize: () => new Decimal(1),
+  orderParams: ({ kind, reduceOnly, venueClientOrderId: cid }) => ({
+    clientOrderId: cid,
+    ...(kind === 'perp' && reduceOnly ? { reduceOnly: true } : {}),
+  }),
+  orderFill(order, market) {
+    const info = raw(order.info);
+    const filled = decimalOf(field(info, 'cumExecQty') ?? '0', 'bybit', 'cumExecQty');
+    const value = field(info, 'cumExecValue');
+    const avg = field(info, 'avgPrice');
+    const avgPrice = filled.isZero()
+      ? null
+      : value !== undefined
+        ? decimalOf(value, 'bybit', 'cumExecValue').div(filled)
+        : decimalOf(avg, 'bybit', 'avgPrice');
+    return {
+      filled,
+      requested: optionalDecimal(field(info, 'qty'), 'bybit', 'qty'),
+      avgPrice,
+      fees: bybitFees(info, market, order.side),
+    };
+  },
+  tradeFill(trade, market) {
+    const info = raw(trade.info);
+    const fee = field(info, 'execFee');
+    return {
+      amount: decimalOf(field(info, 'execQty'), 'bybit', 'execQty'),
+      price: decimalOf(field(info, 'execPrice'), 'bybit', 'execPrice'),
+      fee: fee === undefined ? null : { asset: field(info, 'feeCurrency') ?? bybitFeeAsset(market, trade.side), amount: decimalOf(fee, 'bybit', 'execFee') },
+      clientOrderId: field(info, 'orderLinkId'),
+    };
+  },
+  async findOrderByClientId(client, market, cid) {
+    // /v5/order/realtime with an orderLinkId answers for open and recent (last 500) orders of any
+    // status; older ones are in /v5/order/history.
+    const recent = await client.fetchOpenOrders(market.symbol, undefined, undefined, { orderLinkId: cid });
+    const found = byClientId(recent, cid);
+    if (found) return found;
+    return byClientId(await client.fetchCanceledAndClosedOrders(market.symbol, undefined, undefined, { orderLinkId: cid }), cid);
+  },
+  tradesByClientIdParams: (cid) => ({ orderLinkId: cid }),
+  tradesByOrderIdParams: (orderId) => ({ orderId }),
+  async preparePerp(client, market, settings) {
+    const positions = await client.fetchPositions([market.symbol]);
+    if (positions.some((p) => field(raw(p.info), 'positionIdx') !== undefined && field(raw(p.info), 'positionIdx') !== '0')) {
+      throw setupError('bybit', `bybit ${market.symbol} is in hedge mode; switch USDT perpetuals to one-way mode`);
+    }
+    const current = await client.fetchMarginMode(market.symbol);
+    if (current.marginMode !== settings.marginMode) {
+      // On a unified account the margin mode is account-wide.
+      await client.setMarginMode(settings.marginMode, market.symbol);
+    }
+    try {
+      await client.setLeverage(settings.leverage.toNumber(), market.symbol);
+    } catch (err) {
+      // 110043 "Set leverage not modified": already at this leverage.
+      if (!(err instanceof Error && err.message.includes('110043'))) throw err;
+    }
+  },
+  async spotBalances(client) {
+    const coins = await bybitWalletCoins(client);
+    const free = new Map<string, Decimal>();
+    for (const row of coins) {
+      const asset = field(row, 'coin');
+      const wallet = decimalOf(field(row, 'walletBalance') ?? '0', 'bybit', 'walletBalance');
+      const amount = wallet.minus(decimalOf(field(row, 'locked') ?? '0', 'bybit', 'locked'));
+      if (asset && !amount.isZero()) free.set(asset, amount);
+    }
+    return free;
+  },
+  async perpAccount(client) {
+    const usdt = (await bybitWalletCoins(client)).find((c) => c['coin'] === 'USDT') ?? {};
+    const positions = await client.fetchPositions(undefined, { type: 'swap', subType: 'linear', settleCoin: 'USDT' });
+    return {
+      walletUsdt: decimalOf(field(usdt, 'walletBalance') ?? '0', 'bybit', 'walletBalance'),
+      unrealisedPnlUsdt: decimalOf(field(usdt, 'unrealisedPnl') ?? '0', 'bybit', 'unrealisedPnl'),
+      positions: positions.map((p) => {
+        const info = raw(p.info);
+        const size = decimalOf(field(info, 'size') ?? '0', 'bybit', 'position size');
+        const contracts = info['side'] === 'Sell' ? size.neg() : size;
+        return {
+          marketId: field(info, 'symbol') ?? '',
+          contracts,
+          signedNotionalUsd: contracts.mul(decimalOf(field(info, 'markPrice') ?? '0', 'bybit', 'markPrice')),
+        };
+      }),
+    };
+  },
+};
+
+async function bybitWalletCoins(client: CcxtClient): Promise<Raw[]> {
+  const balance = await client.fetchBalance({ type: 'spot' });
+  const account = rawList(raw(raw(balance.info)['result'])['list'])[0] ?? {};
+  return rawList(account['coin']);
+}
+
+// ——— OKX v5, trading account ———
+
+function okxFeeLines(info: Raw): FeeLine[] {
+  // OKX reports fees as negative amounts (a charge) and rebates separately.
+  const lines: FeeLine[] = [];
+  const fee = lineOf(field(info, 'feeCcy'), field(info, 'fee'), 'okx');
+  if (fee && !fee.amount.isZero()) lines.push({ asset: fee.asset, amount: fee.amount.neg() });
+  const rebate = lineOf(field(info, 'rebateCcy'), field(info, 'rebate'), 'okx');
+  if (rebate && !rebate.amount.isZero()) lines.push({ asset: rebate.asset, amount: rebate.amount.neg() });
+  return lines;
+}
+
+const okx: VenueProfile = {
+  id: 'okx',
+  clientIdPattern: /^[A-Za-z0-9]{1,32}$/,
+  perpTickersNeedBidsAsks: false,
+  ccxtConfig: (legs) => ({
+    options: { fetchMarkets: { types: [...(legs.spot ? ['spot'] : []), ...(legs.perp ? ['swap'] : [])] } },
+  }),
+  marketRules(market) {
+    const info = raw(market.info);
+    const dec = (v: string | undefined, what: string): Decimal => decimalOf(v, 'okx', `${market.symbol} ${what}`);
+    return {
+      qtyStep: dec(field(info, 'lotSz'), 'lotSz'),
+      priceTick: dec(field(info, 'tickSz'), 'tickSz'),
+      minQty: dec(field(info, 'minSz'), 'minSz'),
+      // A spot market order's maxMktSz is in USDT; the limit-order cap is in the coin.
+      maxQty: optionalDecimal(market.spot ? field(info, 'maxLmtSz') : field(info, 'maxMktSz', 'maxLmtSz'), 'okx', 'max size'),
+      minNotionalUsd: ZERO,
+    };
+  },
+  contractSize: (market) => (market.contract ? decimalOf(field(raw(market.info), 'ctVal'), 'okx', `${market.symbol} ctVal`) : new Decimal(1)),
+  orderParams: ({ kind, reduceOnly, venueClientOrderId: cid, marginMode }) =>
+    kind === 'perp' ? { clientOrderId: cid, marginMode, ...(reduceOnly ? { reduceOnly: true } : {}) } : { clientOrderId: cid },
+  orderFill(order) {
+    const info = raw(order.info);
+    const filled = decimalOf(field(info, 'accFillSz') ?? '0', 'okx', 'accFillSz');
+    return {
+      filled,
+      requested: optionalDecimal(field(info, 'sz'), 'okx', 'sz'),
+      avgPrice: filled.isZero() ? null : decimalOf(field(info, 'avgPx'), 'okx', 'avgPx'),
+      fees: okxFeeLines(info),
+    };
+  },
+  tradeFill(trade) {
+    const info = raw(trade.info);
+    return {
+      amount: decimalOf(field(info, 'fillSz'), 'okx', 'fillSz'),
+      price: decimalOf(field(info, 'fillPx'), 'okx', 'fillPx'),
+      fee: okxFeeLines(info)[0] ?? null,
+      clientOrderId: field(info, 'clOrdId'),
+    };
+  },
+  async findOrderByClientId(client, market, cid) {
+    const order = await orNullWhenNotFound(() => client.fetchOrder(cid, market.symbol, { clOrdId: cid }));
+    return order ?? byClientId(await client.fetchOpenOrders(market.symbol), cid);
+  },
+  // /trade/fills cannot filter by clOrdId: the recent fills are read and matched here.
+  tradesByClientIdParams: () => ({}),
+  tradesByOrderIdParams: (orderId) => ({ ordId: orderId }),
+  async preparePerp(client, market, settings) {
+    const mode = await client.fetchPositionMode(market.symbol);
+    if (mode.hedged) {
+      throw setupError('okx', 'okx account is in long/short position mode; switch it to net (one-way) mode');
+    }
+    // One call sets the leverage for this margin mode; OKX orders carry the mode (tdMode) themselves.
+    await client.setLeverage(settings.leverage.toNumber(), market.symbol, { marginMode: settings.marginMode });
+  },
+  async spotBalances(client) {
+    const free = new Map<string, Decimal>();
+    for (const row of await okxDetails(client)) {
+      const asset = field(row, 'ccy');
+      const amount = decimalOf(field(row, 'availBal') ?? '0', 'okx', 'availBal');
+      if (asset && !amount.isZero()) free.set(asset, amount);
+    }
+    return free;
+  },
+  async perpAccount(client) {
+    const usdt = (await okxDetails(client)).find((d) => d['ccy'] === 'USDT') ?? {};
+    const positions = await client.fetchPositions(undefined, { instType: 'SWAP' });
+    return {
+      walletUsdt: decimalOf(field(usdt, 'cashBal') ?? '0', 'okx', 'cashBal'),
+      unrealisedPnlUsdt: decimalOf(field(usdt, 'upl') ?? '0', 'okx', 'upl'),
+      positions: positions.map((p) => {
+        const info = raw(p.info);
+        const marketId = field(info, 'instId') ?? '';
+        let contracts = decimalOf(field(info, 'pos') ?? '0', 'okx', 'pos');
+        // In long/short mode a short is a positive `pos` on the short side.
+        if (info['posSide'] === 'short') contracts = contracts.abs().neg();
+        const market = client.markets_by_id?.[marketId]?.[0];
+        const ctVal = market ? okx.contractSize(market) : new Decimal(1);
+        return {
+          marketId,
+          contracts,
+          signedNotionalUsd: contracts.mul(ctVal).mul(decimalOf(field(info, 'markPx') ?? '0', 'okx', 'markPx')),
+        };
+      }),
+    };
+  },
+};
+
+async function okxDetails(client: CcxtClient): Promise<Raw[]> {
+  const balance = await client.fetchBalance();
+  return rawList((rawList(raw(balance.info)['data'])[0] ?? {})['details']);
+}
+
+const PROFILES: Record<VenueId, VenueProfile> = { binance, bybit, okx };
+
+export function isSupportedVenue(venue: string): venue is VenueId {
+  return (SUPPORTED_VENUES as readonly string[]).includes(venue);
+}
+
+export function venueProfile(venue: VenueId): VenueProfile {
+  return PROFILES[venue];
+}
+
+/**
+ * A funding interval in hours from ccxt's `interval` text ('8h', '30m', or OKX's raw milliseconds
+ * when unusual), null when absent or unreadable.
+ */
+export function parseIntervalHours(interval: unknown): number | null {
+  if (typeof interval !== 'string' && typeof interval !== 'number') return null;
+  const text = String(interval).trim().toLowerCase();
+  const match = /^(\d+(?:\.\d+)?)\s*(h|m|min|d)?$/.exec(text);
+  if (!match?.[1]) return null;
+  const value = Number(match[1]);
+  if (!(value > 0)) return null;
+  const unit = match[2];
+  if (unit === 'h') return value;
+  if (unit === 'm' || unit === 'min') return value / 60;
+  if (unit === 'd') return value * 24;
+  // A bare number: milliseconds when large (OKX), else hours.
+  return value >= 60_000 ? value / 3_600_000 : value;
+}

@@ -1,56 +1,11 @@
 import { resolve } from 'node:path';
-import { toAlert } from './bot/alerts.js';
-import { ConsoleChat, CONSOLE_CHAT_ID } from './bot/console.js';
-import { CommandRouter } from './bot/router.js';
-import { TelegramFront } from './bot/telegram.js';
-import type { Role as ChatRole, RoleResolver } from './bot/types.js';
+import { startApp } from './app.js';
 import { loadConfig, type AppConfig } from './config.js';
-import { Engine, systemClock, type EngineConfig } from './engine/index.js';
 import { FaultPlan } from './engine/exchange/faults.js';
-import { SimulatedExchange } from './engine/exchange/simulatedExchange.js';
-import { RedisLocks } from './engine/store/redisLocks.js';
-import { RedisStore } from './engine/store/redisStore.js';
 import { RedisServerMissingError, ensureRedisServerInstalled, startRedisServer, type RedisServerHandle } from './infra/redisServer.js';
-import type { SenderPacing } from './jobs/alertSender.js';
-import { JobRuntime } from './jobs/runtime.js';
 import { createLogger, redactSecrets } from './logger.js';
 
-/** Composition root: the only place that knows paper from live and console from Telegram. */
-function engineConfig(config: AppConfig): EngineConfig {
-  return {
-    initialMode: config.TRADING_MODE,
-    hedgeTimeoutMs: config.HEDGE_TIMEOUT_MS,
-    driftToleranceBps: config.DRIFT_TOLERANCE_BPS,
-    quoteToleranceBps: config.QUOTE_TOLERANCE_BPS,
-    quoteTtlMs: config.QUOTE_TTL_MS,
-    maxPriceAgeMs: 60_000,
-    limits: {
-      maxPositionNotionalUsd: config.MAX_POSITION_NOTIONAL_USD,
-      maxTotalExposureUsd: config.MAX_TOTAL_EXPOSURE_USD,
-      maxOpenPositions: config.MAX_OPEN_POSITIONS,
-      perpLeverage: config.PERP_LEVERAGE,
-    },
-    paperStartUsdt: config.PAPER_START_USDT,
-    fundingHoldDays: config.FUNDING_HOLD_DAYS,
-    fundingAlertAprPct: config.FUNDING_ALERT_APR_PCT ?? null,
-    paperFaults: FaultPlan.parse(config.SIM_FAULTS),
-    paperLegLatencyMs: config.SIM_LEG_LATENCY_MS,
-  };
-}
-
-/** Roles from the id lists; the highest list a user is on wins; anyone else is a stranger. */
-function telegramRoles(config: AppConfig): RoleResolver {
-  const lists: [ChatRole, string[]][] = [
-    ['admin', config.ADMIN_IDS],
-    ['trader', config.TRADER_IDS],
-    ['viewer', config.VIEWER_IDS],
-  ];
-  return (userId) => lists.find(([, ids]) => ids.includes(userId))?.[0] ?? null;
-}
-
-/** The terminal has no rate limit: alerts print as soon as they are taken. */
-const CONSOLE_PACING: SenderPacing = { maxPerWindow: 1_000, windowMs: 1_000, minGapMs: 0, maxBackoffMs: 1_000, idlePollMs: 50 };
-
+/** The process: configuration, the embedded Redis when none is given, signals, exit codes. */
 async function main(): Promise<number> {
   let config: AppConfig;
   try {
@@ -60,8 +15,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${redactSecrets(err instanceof Error ? err.message : String(err))}\n`);
     return 2;
   }
-  const telegram = Boolean(config.TELEGRAM_BOT_TOKEN);
-  const logger = createLogger(config.LOG_LEVEL ?? (telegram ? 'info' : 'warn'));
+  const logger = createLogger(config.LOG_LEVEL ?? (config.TELEGRAM_BOT_TOKEN ? 'info' : 'warn'));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
   let redis: RedisServerHandle | null = null;
@@ -82,97 +36,19 @@ async function main(): Promise<number> {
     }
     redis = await startRedisServer({ dataDir: resolve(config.DATA_DIR, 'redis') });
     redisUrl = redis.url;
+    say(`Embedded Redis on port ${redis.port}, data in ${resolve(config.DATA_DIR, 'redis')}`);
   }
 
-  const store = await RedisStore.connect(redisUrl, config.REDIS_PREFIX);
-  const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX);
-  const exchange = new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED });
-  const engine = await Engine.create({ config: engineConfig(config), clock: systemClock, store, exchange, logger, locks: locks.locks });
-
-  let consoleChat: ConsoleChat | null = null;
-  let front: TelegramFront | null = null;
-  const runtime = new JobRuntime({
-    redisUrl,
-    prefix: config.REDIS_PREFIX,
-    role: config.ROLE,
-    engine,
-    logger,
-    fundingScanMs: config.FUNDING_SCAN_MS,
-    deltaCheckMs: config.DELTA_CHECK_MS,
-    operationConcurrency: config.OPERATION_CONCURRENCY,
-    ...(telegram ? {} : { pacing: CONSOLE_PACING }),
-    chatSend: async (text) => {
-      if (front) return front.sendToOps(text);
-      consoleChat?.print({ text });
-      return { ok: true };
-    },
-  });
-  engine.subscribe((event) => {
-    void toAlert(engine, event)
-      .then((alert) => (alert ? runtime.publish(alert) : undefined))
-      .catch((err: unknown) => logger.error({ err: redactSecrets(String(err)) }, 'could not queue an alert'));
-  });
-
-  const router = new CommandRouter({
-    engine,
-    // The console operator is the only user and has every right.
-    roles: telegram ? telegramRoles(config) : () => 'admin',
-    logger,
-    settings: { quoteTtlMs: config.QUOTE_TTL_MS, fundingHoldDays: config.FUNDING_HOLD_DAYS },
-    runOperation: (operationId, by) => runtime.runOperation(operationId, by),
-  });
-  if (telegram && config.ROLE !== 'worker') {
-    front = new TelegramFront({
-      token: config.TELEGRAM_BOT_TOKEN ?? '',
-      ...(config.TELEGRAM_API_ROOT ? { apiRoot: config.TELEGRAM_API_ROOT } : {}),
-      router,
-      engine,
-      opsChatId: config.OPS_CHAT_ID ?? '',
-      commandMaxAgeMs: config.COMMAND_MAX_AGE_MS,
-      logger,
-    });
-  } else if (!telegram && config.ROLE !== 'worker') {
-    consoleChat = new ConsoleChat(router, process.stdin, process.stdout);
-  }
-
-  const mode = (await engine.currentMode()).toUpperCase();
-  say(`Funding-arb bot · ${mode} mode · role ${config.ROLE} · simulated market, ${engine.coins().length} coins · Redis ${redis ? 'embedded (./data)' : 'external'} · chat ${front ? 'Telegram' : consoleChat ? 'console' : 'none'}`);
-  if (config.SIM_FAULTS) say(`Fault injection on: ${config.SIM_FAULTS}`);
-  await runtime.start();
-  const recovered = await engine.start({ recover: config.ROLE !== 'bot' });
-  for (const r of recovered) logger.info(r, 'recovered operation');
-  if (front) {
-    router.setBotUsername(await front.start());
-    logger.info({ bot: front.username }, 'telegram bot polling');
-  }
-  if (consoleChat) say(`Type /help for commands. Chat id ${CONSOLE_CHAT_ID}.\n`);
-
-  const priceTimer = setInterval(() => void engine.refreshPrices().catch((err: unknown) => logger.warn({ err }, 'price refresh failed')), config.PRICE_REFRESH_MS);
-
-  let stopping: Promise<void> | null = null;
-  const shutdown = (): Promise<void> => {
-    stopping ??= (async () => {
-      clearInterval(priceTimer);
-      await front?.stop();
-      await engine.drain();
-      await runtime.stop();
-      await locks.close();
-      await store.close();
-      await redis?.stop();
-    })();
-    return stopping;
+  const app = await startApp(config, { redisUrl, logger, say });
+  const shutdown = async (): Promise<void> => {
+    await app.stop();
+    await redis?.stop();
   };
   const onSignal = (): void => void shutdown().then(() => process.exit(0));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-
-  if (consoleChat) {
-    await consoleChat.run();
-    await shutdown();
-    return 0;
-  }
-  // Telegram or worker: run until a signal arrives.
-  await new Promise<never>(() => undefined);
+  await app.finished;
+  await shutdown();
   return 0;
 }
 

@@ -39,7 +39,7 @@ describe('console chat end to end', () => {
     dataDirs.push(dataDir);
     const { code, stdout } = await runApp(['/open BTC 1000', 'Confirm', '/status'], { DATA_DIR: dataDir, REDIS_URL: '' });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/Redis embedded/);
+    expect(stdout).toMatch(/Embedded Redis on port \d+/);
     expect(stdout).toMatch(/Open BTC hedge, PAPER/);
     expect(stdout).toMatch(/\[Confirm\] \[Cancel\]/);
     expect(stdout).toMatch(/FILLED BTC hedge/);

@@ -9,7 +9,7 @@ import { FaultPlan } from './engine/exchange/faults.js';
 import { SimulatedExchange } from './engine/exchange/simulatedExchange.js';
 import { RedisLocks } from './engine/store/redisLocks.js';
 import { RedisStore } from './engine/store/redisStore.js';
-import type { SenderPacing } from './jobs/alertSender.js';
+import { TELEGRAM_GROUP_PACING, type SenderPacing } from './jobs/alertSender.js';
 import { JobRuntime } from './jobs/runtime.js';
 import { redactSecrets } from './logger.js';
 import type { Logger } from 'pino';
@@ -55,6 +55,8 @@ export interface AppHandle {
   engine: Engine;
   exchange: SimulatedExchange;
   router: CommandRouter;
+  /** The Telegram front, when this process runs one. */
+  telegram: TelegramFront | null;
   /** Resolves when the console reaches the end of its input (never for Telegram or workers). */
   finished: Promise<void>;
   /** Stops taking commands, finishes in-flight work, delivers queued alerts, closes connections. */
@@ -78,7 +80,21 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   const store = await RedisStore.connect(redisUrl, config.REDIS_PREFIX);
   const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX);
   const exchange = new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED });
-  const engine = await Engine.create({ config: engineConfig(config), clock: systemClock, store, exchange, logger, locks: locks.locks });
+  // EXCHANGE=simulated: "live" orders go through the live executor to a simulated venue, for
+  // rehearsals of the live path and its mode switch.
+  const liveExchange =
+    config.EXCHANGE === 'simulated'
+      ? new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED, faults: FaultPlan.parse(config.SIM_FAULTS), legLatencyMs: config.SIM_LEG_LATENCY_MS })
+      : undefined;
+  const engine = await Engine.create({
+    config: engineConfig(config),
+    clock: systemClock,
+    store,
+    exchange,
+    ...(liveExchange ? { liveExchange } : {}),
+    logger,
+    locks: locks.locks,
+  });
 
   let consoleChat: ConsoleChat | null = null;
   let front: TelegramFront | null = null;
@@ -91,7 +107,9 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     fundingScanMs: config.FUNDING_SCAN_MS,
     deltaCheckMs: config.DELTA_CHECK_MS,
     operationConcurrency: config.OPERATION_CONCURRENCY,
-    ...(telegram ? {} : { pacing: CONSOLE_PACING }),
+    pacing: telegram
+      ? { ...TELEGRAM_GROUP_PACING, maxPerWindow: config.ALERT_MAX_PER_MINUTE, minGapMs: config.ALERT_MIN_GAP_MS }
+      : CONSOLE_PACING,
     chatSend: async (text) => {
       if (front) return front.sendToOps(text);
       consoleChat?.print({ text });
@@ -153,5 +171,5 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     return stopping;
   };
   const finished = consoleChat ? consoleChat.run() : new Promise<void>(() => undefined);
-  return { engine, exchange, router, finished, stop };
+  return { engine, exchange, router, telegram: front, finished, stop };
 }

@@ -37,6 +37,8 @@ const schema = z.object({
   TRADER_IDS: idList,
   VIEWER_IDS: idList,
   COMMAND_MAX_AGE_MS: int(120_000),
+  ALERT_MAX_PER_MINUTE: int(20),
+  ALERT_MIN_GAP_MS: intOrZero(1_000),
   OPERATION_CONCURRENCY: int(4),
   EXCHANGE: optionalString,
   SIM_SEED: intOrZero(42),

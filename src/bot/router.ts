@@ -95,9 +95,12 @@ export class CommandRouter {
     const followUp = run(operationId, requester).then(
       () => this.outcome(operationId, label, requester),
       async (err: unknown) => {
-        // From the queue the engine's error arrives as plain text; the stored operation says why.
         const latest = await engine.getOperation(operationId);
-        const text = err instanceof BotError || !latest?.errorMessage ? this.explain(err, log) : latest.errorMessage;
+        if (latest && (latest.state === 'confirmed' || latest.state === 'placing')) {
+          return { text: `⏳ ${label} (op ${op.id}) is still running; its outcome will be posted in the ops chat.` };
+        }
+        // Through the queue the engine's refusal arrives as the job's failure text.
+        const text = err instanceof BotError || !(err instanceof Error) ? this.explain(err, log) : err.message;
         return { text: `❌ ${label} (op ${op.id}, asked by ${op.requestedBy.name}): ${text}` };
       },
     );

@@ -108,7 +108,7 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     deltaCheckMs: config.DELTA_CHECK_MS,
     operationConcurrency: config.OPERATION_CONCURRENCY,
     pacing: telegram
-      ? { ...TELEGRAM_GROUP_PACING, maxPerWindow: config.ALERT_MAX_PER_MINUTE, minGapMs: config.ALERT_MIN_GAP_MS }
+      ? { ...TELEGRAM_GROUP_PACING, maxPerWindow: config.ALERT_MAX_PER_MINUTE, minGapMs: config.ALERT_MIN_GAP_MS, maxBackoffMs: config.ALERT_MAX_BACKOFF_MS }
       : CONSOLE_PACING,
     chatSend: async (text) => {
       if (front) return front.sendToOps(text);

@@ -39,6 +39,7 @@ const schema = z.object({
   COMMAND_MAX_AGE_MS: int(120_000),
   ALERT_MAX_PER_MINUTE: int(20),
   ALERT_MIN_GAP_MS: intOrZero(1_000),
+  ALERT_MAX_BACKOFF_MS: int(30_000),
   OPERATION_CONCURRENCY: int(4),
   EXCHANGE: optionalString,
   SIM_SEED: intOrZero(42),

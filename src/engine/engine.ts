@@ -10,6 +10,7 @@ import {
   QuoteMovedError,
 } from './domain/errors.js';
 import { newOperationId } from './domain/ids.js';
+import { advanceOperation } from './domain/operation.js';
 import {
   FINISHED_STATES,
   QUOTE_ASSET,
@@ -575,9 +576,7 @@ export class Engine {
       if (delta.withinTolerance) continue;
       const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
       const op = this.newOperation('close', position.coin, system, { positionId: position.id });
-      op.state = 'confirmed';
-      op.steps.push({ atMs: op.createdAtMs, state: 'confirmed', note: `drift ${delta.driftBps.toFixed(1)} bps beyond ${delta.toleranceBps.toString()} bps` });
-      await this.deps.store.putOperation(op);
+      await this.finish(op, 'confirmed', `drift ${delta.driftBps.toFixed(1)} bps beyond ${delta.toleranceBps.toString()} bps`);
       let action: string;
       try {
         await this.track(this.manager.close(op.id, { spotQty: spotHeld, perpQty: perpHeld }));
@@ -731,15 +730,7 @@ export class Engine {
   }
 
   private async finish(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
-    const now = this.deps.clock.nowMs();
-    op.state = state;
-    op.updatedAtMs = now;
-    op.steps.push({ atMs: now, state, note });
-    if (errorCode) {
-      op.errorCode = errorCode;
-      op.errorMessage = note;
-    }
-    await this.deps.store.putOperation(op);
+    await this.deps.store.putOperation(advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode));
   }
 
   private async requireOperation(operationId: string): Promise<Operation> {

@@ -12,6 +12,7 @@ import {
   asBotError,
 } from '../domain/errors.js';
 import { clientOrderId, newPositionId, type OrderPurpose } from '../domain/ids.js';
+import { advanceOperation } from '../domain/operation.js';
 import type {
   Instrument,
   Leg,
@@ -463,15 +464,7 @@ export class PositionManager {
   }
 
   private async transition(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
-    const now = this.deps.clock.nowMs();
-    op.state = state;
-    op.updatedAtMs = now;
-    op.steps.push({ atMs: now, state, note });
-    if (errorCode) {
-      op.errorCode = errorCode;
-      op.errorMessage = note;
-    }
-    await this.deps.store.putOperation(op);
+    await this.deps.store.putOperation(advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode));
     this.deps.logger.info({ operationId: op.id, state, note }, 'operation step');
   }
 }

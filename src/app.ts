@@ -78,7 +78,7 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   const say = io.say ?? ((): void => undefined);
   const telegram = Boolean(config.TELEGRAM_BOT_TOKEN);
   const store = await RedisStore.connect(redisUrl, config.REDIS_PREFIX);
-  const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX);
+  const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX, config.LOCK_TTL_MS);
   const exchange = new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED });
   // EXCHANGE=simulated: "live" orders go through the live executor to a simulated venue, for
   // rehearsals of the live path and its mode switch.

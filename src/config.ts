@@ -41,6 +41,8 @@ const schema = z.object({
   ALERT_MIN_GAP_MS: intOrZero(1_000),
   ALERT_MAX_BACKOFF_MS: int(30_000),
   OPERATION_CONCURRENCY: int(4),
+  /** A coin lock left by a dead process frees itself after this long. */
+  LOCK_TTL_MS: int(15_000),
   EXCHANGE: optionalString,
   SIM_SEED: intOrZero(42),
   SIM_FAULTS: optionalString,

@@ -74,8 +74,8 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
  * Starts a private redis-server on a free loopback port. With `dataDir` it persists there with
  * appendonly on; without, it keeps nothing on disk (tests).
  */
-export async function startRedisServer(options: { dataDir?: string } = {}): Promise<RedisServerHandle> {
-  const port = await freePort();
+export async function startRedisServer(options: { dataDir?: string; port?: number } = {}): Promise<RedisServerHandle> {
+  const port = options.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--protected-mode', 'yes'];
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });

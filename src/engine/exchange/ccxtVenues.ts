@@ -243,8 +243,8 @@ const binance: VenueProfile = {
     };
   },
   async findOrderByClientId(client, market, cid) {
-    // origClientOrderId finds the order in any state; open orders are checked as well, as the brief
-    // of the order endpoint lags under load.
+    // origClientOrderId finds the order in any state (within binance's retention); open orders are
+    // the second place every venue is asked.
     const order = await orNullWhenNotFound(() => client.fetchOrder(cid, market.symbol, { origClientOrderId: cid }));
     return order ?? byClientId(await client.fetchOpenOrders(market.symbol), cid);
   },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BotError } from '../domain/errors.js';
 import type { Locks } from '../position/locks.js';
+import { STORE_RETRY } from './redisStore.js';
 
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 const EXTEND_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -18,10 +19,10 @@ export class RedisLocks implements Locks {
   ) {}
 
   /** Locks on a client of their own. */
-  static connect(url: string, prefix: string): { locks: RedisLocks; close: () => Promise<void> } {
-    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  static connect(url: string, prefix: string, ttlMs = 15_000): { locks: RedisLocks; close: () => Promise<void> } {
+    const redis = new Redis(url, STORE_RETRY);
     redis.on('error', () => undefined);
-    return { locks: new RedisLocks(redis, prefix), close: async () => void (await redis.quit()) };
+    return { locks: new RedisLocks(redis, prefix, { ttlMs, waitMs: 120_000, pollMs: 25 }), close: async () => void (await redis.quit()) };
   }
 
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {

@@ -13,6 +13,9 @@ import type { Store } from './port.js';
 
 const AUDIT_LIMIT = 10_000;
 
+/** Reconnect and retry settings shared by the engine's own Redis clients. */
+export const STORE_RETRY = { maxRetriesPerRequest: 30, retryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000) };
+
 // KEYS: fills hash, ledger list, ledger id set. ARGV: clientOrderId, fill, then id/entry pairs.
 const RECORD_FILL_LUA = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
@@ -65,7 +68,9 @@ export class RedisStore implements Store {
   /** Connects a client of its own, which close() quits. */
   static async connect(url: string, prefix: string): Promise<RedisStore> {
     // A few retries ride out a blip; beyond that a command fails instead of hanging the caller.
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    // Commands wait through a Redis restart of up to ~30 s (reconnecting every second at most)
+    // instead of failing half-way through an operation; past that they fail loudly.
+    const redis = new Redis(url, { lazyConnect: true, ...STORE_RETRY });
     // connect() only says "Connection is closed"; the error event carries the reason (e.g. ECONNREFUSED).
     let cause: unknown;
     const remember = (err: unknown): void => {

@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../../../src/engine/domain/decimal.js';
+import { BotError, ConfigError, OrderRejectedError, OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
+import type { OrderResult } from '../../../src/engine/domain/types.js';
+import { LiveExecutor } from '../../../src/engine/execution/liveExecutor.js';
+import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
+import { ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
+import type { HttpReplayer } from './ccxtReplayer.js';
+
+const SECRETS = Object.values(TEST_KEYS).flatMap((k) => Object.values(k));
+
+/** The rejection, with the checks every venue error must pass: a BotError free of secrets and URLs. */
+async function failure(promise: Promise<unknown>): Promise<BotError> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BotError);
+  const message = (err as BotError).message;
+  for (const secret of SECRETS) expect(message).not.toContain(secret);
+  expect(message).not.toMatch(/signature=|https?:\/\/\S+\?[^[]/);
+  return err as BotError;
+}
+
+function expectFill(fill: OrderResult | null, expected: Record<string, string>): void {
+  expect(fill).not.toBeNull();
+  for (const [key, value] of Object.entries(expected)) {
+    const actual = fill![key as keyof OrderResult];
+    if (actual instanceof Decimal) expect(actual.toString(), key).toBe(new Decimal(value).toString());
+    else expect(actual, key).toBe(value);
+  }
+}
+
+async function setup(venue: VenueCase, arrange?: (r: HttpReplayer) => void) {
+  const replayer = venue.replayer();
+  arrange?.(replayer);
+  const exchange = await exchangeOver(venue.venue, replayer);
+  return { replayer, exchange };
+}
+
+describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) => {
+  const [spotMethod, spotPath] = venue.orderEndpoint.spot;
+  const [perpMethod, perpPath] = venue.orderEndpoint.perp;
+
+  it('loads both legs of each coin from the markets once, with exact trading rules', async () => {
+    const { exchange, replayer } = await setup(venue);
+    const instruments = await exchange.loadInstruments();
+    expect(new Set(instruments.map((i) => i.coin))).toEqual(new Set(['BTC', 'ETH', 'SOL']));
+    expect(instruments).toHaveLength(6);
+    for (const [symbol, rules] of Object.entries(venue.expected.instruments)) {
+      const instrument = instruments.find((i) => i.symbol === symbol);
+      expect(instrument, symbol).toBeDefined();
+      for (const [key, value] of Object.entries(rules)) {
+        expect((instrument![key as keyof typeof rules] as Decimal).toString(), `${symbol} ${key}`).toBe(value);
+      }
+      expect(instrument!.takerFeeRate.gt(0)).toBe(true);
+    }
+    const loads = replayer.requests.length;
+    await exchange.loadInstruments();
+    await exchange.fetchTickers(['BTC/USDT']);
+    expect(replayer.requests.length - loads).toBeGreaterThan(0);
+    expect(replayer.requests.filter((r) => /instruments|exchangeInfo/.test(r.path)).length).toBe(loads);
+  });
+
+  it('quotes bid, ask and last of both legs from the venue strings', async () => {
+    const { exchange } = await setup(venue);
+    const tickers = await exchange.fetchTickers(['BTC/USDT', 'BTC/USDT:USDT']);
+    for (const ticker of tickers) {
+      const expected = venue.expected.tickers[ticker.symbol]!;
+      expect({ bid: ticker.bid.toString(), ask: ticker.ask.toString(), last: ticker.last.toString() }).toEqual(expected);
+    }
+  });
+
+  it('reports funding of every USDT linear perp with its interval in hours', async () => {
+    const { exchange } = await setup(venue);
+    const rates = await exchange.fetchFundingRates();
+    expect(rates.map((r) => r.symbol).sort()).toEqual(['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT']);
+    for (const rate of rates) {
+      const expected = venue.expected.funding[rate.coin]!;
+      expect({ rate: rate.rate.toString(), intervalHours: rate.intervalHours, nextFundingTimeMs: rate.nextFundingTimeMs }).toEqual(expected);
+    }
+  });
+
+  it('fills a spot market order under our client order id, coin fee taken from the coins bought', async () => {
+    const { exchange, replayer } = await setup(venue, venue.arrange.spotFilled);
+    const fill = await exchange.placeOrder(ORDERS.spotBuy);
+    // 0.01 BTC bought, 0.00001 BTC kept by the venue as its fee: 0.00999 delivered.
+    expectFill(fill, { status: 'filled', requestedQty: '0.01', filledQty: '0.00999', avgPrice: '95010.6', feeUsd: '0.950106', clientOrderId: ORDERS.spotBuy.clientOrderId });
+    expect(fill.simulated).toBe(false);
+    const [post] = replayer.find(spotMethod, spotPath);
+    expect(post?.params[venue.clientIdParam]).toBe(ORDERS.spotBuy.clientOrderId);
+  });
+
+  it('sets the perp up once (one-way mode, margin mode, leverage), then fills the short', async () => {
+    const { exchange, replayer } = await setup(venue, venue.arrange.perpFilled);
+    const fill = await exchange.placeOrder(ORDERS.perpSell);
+    expectFill(fill, { status: 'filled', kind: 'perp', filledQty: '0.01', avgPrice: '95000.1', feeUsd: venue.expected.perpFeeUsd });
+    await exchange.placeOrder(ORDERS.perpSell);
+    expect(replayer.count(perpMethod, perpPath)).toBe(2);
+    for (const [method, path] of venue.perpSetupEndpoints) expect(replayer.count(method, path), `${method} ${path}`).toBe(1);
+  });
+
+  it('marks a perp buy that closes the short reduce-only', async () => {
+    const { exchange, replayer } = await setup(venue, venue.arrange.perpClosed);
+    const fill = await exchange.placeOrder(ORDERS.perpBuyClose);
+    expectFill(fill, { status: 'filled', side: 'buy', filledQty: '0.01', avgPrice: '95030' });
+    const [post] = replayer.find(perpMethod, perpPath);
+    expect(post?.params['reduceOnly']).toBe('true');
+    expect(post?.params[venue.clientIdParam]).toBe(ORDERS.perpBuyClose.clientOrderId);
+  });
+
+  it('refuses a perp order when the account is in hedge mode, before sending it', async () => {
+    const { exchange, replayer } = await setup(venue, (r) => {
+      venue.arrange.hedgeMode(r);
+      venue.arrange.perpFilled(r);
+    });
+    const err = await failure(exchange.placeOrder(ORDERS.perpSell));
+    expect(err).toMatchObject({ code: 'PERP_SETUP_REFUSED', reaction: 'alert' });
+    expect(err.message).toMatch(/hedge|long\/short/);
+    expect(replayer.count(perpMethod, perpPath)).toBe(0);
+  });
+
+  it('reports a partial fill with the filled quantity', async () => {
+    const { exchange } = await setup(venue, venue.arrange.perpPartial);
+    const fill = await exchange.placeOrder(ORDERS.perpSellPartial);
+    expectFill(fill, { status: 'partial', requestedQty: '0.01', filledQty: '0.006', avgPrice: '94990', feeUsd: venue.expected.partialFeeUsd });
+  });
+
+  it('passes an order the venue refuses as invalid on as OrderRejectedError', async () => {
+    const { exchange } = await setup(venue, venue.arrange.invalid.arrange);
+    const err = await failure(exchange.placeOrder(venue.arrange.invalid.order));
+    expect(err).toBeInstanceOf(OrderRejectedError);
+    expect(err).toMatchObject({ code: 'ORDER_REJECTED', reaction: 'refuse' });
+  });
+
+  it('refuses an order the account cannot pay for, naming the reason', async () => {
+    const { exchange } = await setup(venue, venue.arrange.insufficient.arrange);
+    const err = await failure(exchange.placeOrder(venue.arrange.insufficient.order));
+    expect(err).toBeInstanceOf(OrderRejectedError);
+    expect(err).toMatchObject({ code: 'INSUFFICIENT_FUNDS', reaction: 'refuse' });
+  });
+
+  it('tells the caller to retry when rate limited, for prices and for orders', async () => {
+    const { exchange } = await setup(venue, (r) => {
+      venue.arrange.tickersRateLimited(r);
+      venue.arrange.orderRateLimited(r);
+    });
+    const prices = await failure(exchange.fetchTickers(['BTC/USDT']));
+    expect(prices).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
+    // A throttled order was refused before it was processed: a retry, not a lookup.
+    const order = await failure(exchange.placeOrder(ORDERS.spotBuy));
+    expect(order).toBeInstanceOf(VenueError);
+    expect(order).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
+  });
+
+  it('reports free spot balances and the short as a negative <COIN>-PERP with USDT booked like the ledger', async () => {
+    const { exchange } = await setup(venue);
+    const { spot, perp } = await exchange.fetchBalances();
+    const asStrings = (m: Map<string, Decimal>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toString()]));
+    expect(asStrings(spot)).toEqual(venue.expected.balances.spot);
+    expect(asStrings(perp)).toEqual(venue.expected.balances.perp);
+  });
+
+  it('finds an order by client id in the trades when the order lists no longer have it', async () => {
+    const { exchange, replayer } = await setup(venue, venue.arrange.spotInTradesOnly ?? undefined);
+    const found = await exchange.fetchOrderByClientId('BTC/USDT', ORDERS.spotBuy.clientOrderId);
+    if (!venue.arrange.spotInTradesOnly) {
+      // binance trades carry no client id: the order endpoint is the only source.
+      expect(found).toBeNull();
+      expect(replayer.requests.some((r) => /myTrades|userTrades/.test(r.path))).toBe(false);
+      return;
+    }
+    expectFill(found, { status: 'filled', filledQty: '0.00999', avgPrice: '95010.6', feeUsd: '0.950106', orderId: found!.orderId });
+  });
+
+  describe('through the LiveExecutor', () => {
+    it('looks up an order whose answer was lost and finds it filled: one order sent, recorded once', async () => {
+      const { exchange, replayer } = await setup(venue, venue.arrange.spotLostButFilled);
+      const store = new MemoryStore();
+      const executor = new LiveExecutor(exchange, store);
+      const fill = await executor.execute(ORDERS.spotBuy);
+      expectFill(fill, { status: 'filled', filledQty: '0.00999', avgPrice: '95010.6', feeUsd: '0.950106' });
+      expect(replayer.count(spotMethod, spotPath)).toBe(1);
+      expect(await store.getFill(ORDERS.spotBuy.clientOrderId)).toEqual(fill);
+      expect(await executor.execute(ORDERS.spotBuy)).toEqual(fill);
+      expect(replayer.count(spotMethod, spotPath)).toBe(1);
+    });
+
+    it('reports a timeout, without sending again, when the venue has no trace of the order', async () => {
+      const { exchange, replayer } = await setup(venue, (r) => r.on(spotMethod, spotPath, { timeout: true }));
+      const store = new MemoryStore();
+      const err = await failure(new LiveExecutor(exchange, store).execute(ORDERS.spotBuy));
+      expect(err).toBeInstanceOf(OrderTimeoutError);
+      expect(replayer.count(spotMethod, spotPath)).toBe(1);
+      expect(await store.getFill(ORDERS.spotBuy.clientOrderId)).toBeNull();
+    });
+
+    it('does not look a refused order up and records nothing', async () => {
+      const { exchange, replayer } = await setup(venue, venue.arrange.invalid.arrange);
+      const store = new MemoryStore();
+      await expect(new LiveExecutor(exchange, store).execute(venue.arrange.invalid.order)).rejects.toThrow(OrderRejectedError);
+      const posted = replayer.requests.findIndex((r) => r.method === perpMethod && r.path === perpPath);
+      expect(replayer.requests.slice(posted + 1)).toHaveLength(0);
+      expect(await store.listLedger()).toHaveLength(0);
+    });
+  });
+});
+
+describe('CcxtExchange order settling', () => {
+  it('re-reads an accepted order until the venue reports it done (not listed yet, then New, then Filled)', async () => {
+    const bybit = VENUE_CASES[1]!;
+    const replayer = bybit.replayer()
+      .on('POST', '/v5/order/create', 'order-created-linear')
+      .on('GET', '/v5/order/realtime', 'orders-empty', 'realtime-linear-new', 'realtime-linear-filled');
+    const slept: number[] = [];
+    const exchange = await exchangeOver('bybit', replayer, {
+      clock: { nowMs: () => Date.now(), sleep: async (ms) => void slept.push(ms) },
+    });
+    const fill = await exchange.placeOrder(ORDERS.perpSell);
+    expectFill(fill, { status: 'filled', filledQty: '0.01' });
+    expect(slept).toEqual([250, 500]);
+    expect(replayer.count('POST', '/v5/order/create')).toBe(1);
+  });
+
+  it('gives up with OrderTimeoutError, never re-sending, when the order stays unreported', async () => {
+    const bybit = VENUE_CASES[1]!;
+    const replayer = bybit.replayer().on('POST', '/v5/order/create', 'order-created-linear').on('GET', '/v5/order/realtime', 'realtime-linear-new');
+    const exchange = await exchangeOver('bybit', replayer, { clock: { nowMs: () => Date.now(), sleep: async () => undefined } });
+    const err = await failure(exchange.placeOrder(ORDERS.perpSell));
+    expect(err).toBeInstanceOf(OrderTimeoutError);
+    expect(replayer.count('POST', '/v5/order/create')).toBe(1);
+  });
+});
+
+describe('createCcxtExchange', () => {
+  it('refuses a venue it does not support', async () => {
+    await expect(exchangeOver('binance', binanceVenue(), { perpVenue: 'kraken' })).rejects.toThrow(ConfigError);
+  });
+
+  it('needs the OKX passphrase', async () => {
+    const err = await failure(exchangeOver('okx', binanceVenue(), { credentials: { okx: { apiKey: 'k1234', secret: 's1234' } } }));
+    expect(err.message).toContain('OKX_API_PASSWORD');
+  });
+
+  it('sends a binance order to the testnet in sandbox mode', async () => {
+    const replayer = binanceVenue();
+    const exchange = await exchangeOver('binance', replayer, { sandbox: true });
+    await exchange.loadInstruments();
+    expect(new URL(replayer.requests[0]!.url).host).toBe('testnet.binance.vision');
+  });
+
+  it('serves the spot leg from one venue and the perp leg from another', async () => {
+    const { binance, bybit } = { binance: VENUE_CASES[0]!, bybit: VENUE_CASES[1]! };
+    const spotReplayer = binance.replayer();
+    const perpReplayer = bybit.replayer();
+    const routed = (url: string, init: Record<string, unknown>) =>
+      (url.includes('bybit') ? perpReplayer : spotReplayer).fetch(url, init);
+    const exchange = await exchangeOver('binance', spotReplayer, {
+      perpVenue: 'bybit',
+      credentials: { binance: TEST_KEYS.binance, bybit: TEST_KEYS.bybit },
+      fetchImplementation: routed,
+    });
+    expect(exchange.name).toBe('binance+bybit');
+    const instruments = await exchange.loadInstruments();
+    expect(instruments.find((i) => i.symbol === 'BTC/USDT')!.qtyStep.toString()).toBe('0.00001');
+    expect(instruments.find((i) => i.symbol === 'BTC/USDT:USDT')!.maxQty.toString()).toBe('119');
+    // binance loads only its spot markets, bybit only its perps.
+    expect(spotReplayer.count('GET', '/fapi/v1/exchangeInfo')).toBe(0);
+    expect(perpReplayer.count('GET', '/v5/market/instruments-info', { category: 'spot' })).toBe(0);
+    const { spot, perp } = await exchange.fetchBalances();
+    expect(spot.get('USDT')!.toString()).toBe('9049.894');
+    expect(perp.get('BTC-PERP')!.toString()).toBe('-0.01');
+  });
+
+  it('refuses a quantity off the venue step instead of letting ccxt round it', async () => {
+    const { exchange, replayer } = await setup(VENUE_CASES[0]!);
+    const err = await failure(exchange.placeOrder({ ...ORDERS.spotBuy, qty: new Decimal('0.012345') }));
+    expect(err).toMatchObject({ code: 'QTY_OFF_STEP', reaction: 'refuse' });
+    expect(replayer.count('POST', '/api/v3/order')).toBe(0);
+  });
+});

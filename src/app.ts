@@ -162,6 +162,7 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(priceTimer);
+      consoleChat?.close();
       await front?.stop();
       await engine.drain();
       await runtime.stop();

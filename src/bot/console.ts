@@ -14,6 +14,7 @@ export const CONSOLE_USER: ChatUser = { userId: 'local', name: 'operator' };
 export class ConsoleChat {
   private buttons: Button[] = [];
   private pending: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly router: CommandRouter,
@@ -38,8 +39,17 @@ export class ConsoleChat {
     }
   }
 
+  /** Stops taking commands (shutdown); lines still arriving get a short answer. */
+  close(): void {
+    this.closed = true;
+  }
+
   private async handle(line: string): Promise<void> {
     const text = line.trim();
+    if (this.closed) {
+      this.print({ text: `The bot is stopping and takes no new commands; "${text.slice(0, 24)}" was not run.` });
+      return;
+    }
     const button = this.buttons.find((b) => b.label.toLowerCase() === text.toLowerCase());
     if (button) {
       const answer = await this.router.handleButton({ user: CONSOLE_USER, chatId: CONSOLE_CHAT_ID, data: button.data });

@@ -20,6 +20,7 @@ export class NotificationQueue {
     private readonly logger: Logger,
   ) {
     this.queue = new Queue<Alert>(NOTIFICATIONS_QUEUE, { connection, prefix });
+    this.queue.on('error', (err) => this.logger.debug({ err: err.message }, 'notifications queue connection error'));
   }
 
   async publish(alert: Alert): Promise<void> {

@@ -33,11 +33,15 @@ export class OperationQueue {
     private readonly logger: Logger,
   ) {
     this.queue = new Queue<OperationJob, OperationJobResult>(OPERATIONS_QUEUE, { connection, prefix });
+    this.queue.on('error', (err) => this.logger.debug({ err: err.message }, 'operations queue connection error'));
   }
 
   /** Submits (or finds) the job of an operation and waits up to `waitMs` for its result. */
   async run(job: OperationJob, waitMs: number, eventsConnection: () => Redis): Promise<OperationJobResult> {
-    this.events ??= new QueueEvents(OPERATIONS_QUEUE, { connection: eventsConnection(), prefix: this.prefix });
+    if (!this.events) {
+      this.events = new QueueEvents(OPERATIONS_QUEUE, { connection: eventsConnection(), prefix: this.prefix });
+      this.events.on('error', (err) => this.logger.debug({ err: err.message }, 'operations events connection error'));
+    }
     await this.events.waitUntilReady();
     const added = await this.queue.add('run', job, {
       jobId: job.operationId,

@@ -44,6 +44,7 @@ export class Schedules {
   async start(engine: Engine, connection: () => Redis): Promise<void> {
     for (const job of this.jobs) {
       const queue = new Queue(job.name, { connection: connection(), prefix: this.prefix });
+      queue.on('error', (err) => this.logger.debug({ job: job.name, err: err.message }, 'schedule queue connection error'));
       this.queues.push(queue);
       await queue.upsertJobScheduler(job.name, { every: job.everyMs }, { name: job.name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
       const worker = new Worker(

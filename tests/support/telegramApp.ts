@@ -35,7 +35,7 @@ export async function startTelegramApp(env: Record<string, string> = {}): Promis
     ALERT_MAX_PER_MINUTE: '1000',
     ...env,
   });
-  const app = await startApp(config, { redisUrl: testRedisUrl(), logger: pino({ level: 'silent' }) });
+  const app = await startApp(config, { redisUrl: config.REDIS_URL ?? testRedisUrl(), logger: pino({ level: 'silent' }) });
   return {
     emulator,
     app,

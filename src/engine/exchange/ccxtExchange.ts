@@ -26,6 +26,7 @@ import {
   CLIENT_ID_MAX_LENGTH,
   SUPPORTED_VENUES,
   decimalFromNumber,
+  decimalOf,
   field,
   isSupportedVenue,
   parseIntervalHours,
@@ -83,7 +84,8 @@ interface Listing {
   market: MarketInterface;
   venue: Venue;
   contractSize: Decimal;
-  qtyStepInAmount: Decimal;
+  /** The quantity step in the venue's amount unit (contracts on OKX swaps). */
+  amountStep: Decimal;
 }
 
 type CcxtConstructor = new (config: Raw) => CcxtClient;
@@ -206,7 +208,7 @@ export class CcxtExchange implements Exchange {
       if (!market || !this.perpMarketsById.has(market.id ?? '')) continue;
       const info = raw(rate.info);
       const value = field(info, 'lastFundingRate', 'fundingRate');
-      const rateValue = value !== undefined ? new Decimal(value) : decimalFromNumber(rate.fundingRate);
+      const rateValue = value !== undefined ? decimalOf(value, venue.id, `${market.symbol} funding rate`) : decimalFromNumber(rate.fundingRate);
       if (rateValue === null) continue;
       const intervalHours = this.intervalHours(venue, market, rate.interval, intervals);
       const next = rate.fundingTimestamp ?? rate.nextFundingTimestamp;
@@ -226,9 +228,8 @@ export class CcxtExchange implements Exchange {
     const listing = this.listing(request.symbol);
     const { venue, market, instrument } = listing;
     const what = `${request.side} ${request.qty.toString()} ${request.symbol}`;
-    if (instrument.kind === 'perp') await this.preparePerp(listing);
     const amount = request.qty.div(listing.contractSize);
-    if (!amount.gt(0) || !amount.div(listing.qtyStepInAmount).isInteger()) {
+    if (!amount.gt(0) || !amount.div(listing.amountStep).isInteger()) {
       throw new OrderRejectedError(
         `${venue.id} ${what} not sent: the quantity must be a positive multiple of ${instrument.qtyStep.toString()}`,
         { code: 'QTY_OFF_STEP' },
@@ -238,6 +239,7 @@ export class CcxtExchange implements Exchange {
     if (amountNumber === null) {
       throw new OrderRejectedError(`${venue.id} ${what} not sent: ${amount.toString()} has too many digits to send`, { code: 'QTY_OFF_STEP' });
     }
+    if (instrument.kind === 'perp') await this.preparePerp(listing);
     const cid = this.venueClientId(venue, request.clientOrderId);
     const params = venue.profile.orderParams({ kind: instrument.kind, reduceOnly: request.reduceOnly, venueClientOrderId: cid, marginMode: this.options.marginMode });
     let order: Order;
@@ -332,12 +334,12 @@ export class CcxtExchange implements Exchange {
     for (const [coin, spotMarket] of spotByCoin) {
       const perpMarket = perpByCoin.get(coin);
       if (!perpMarket) continue;
-      for (const [venue, market] of [
-        [this.spot, spotMarket],
-        [this.perp, perpMarket],
-      ] as const) {
-        const listing = this.listingOf(venue, market, coin);
-        this.listings.set(listing.instrument.symbol, listing);
+      try {
+        const legs = [this.listingOf(this.spot, spotMarket, coin), this.listingOf(this.perp, perpMarket, coin)];
+        for (const listing of legs) this.listings.set(listing.instrument.symbol, listing);
+      } catch (err) {
+        // One market with unreadable rules must not hide the others.
+        this.warnOnce(`market:${coin}`, { coin, err: err instanceof Error ? err.message : String(err) }, 'market rules unreadable; coin skipped');
       }
     }
   }
@@ -354,7 +356,7 @@ export class CcxtExchange implements Exchange {
       venue,
       market,
       contractSize,
-      qtyStepInAmount: rules.qtyStep,
+      amountStep: rules.qtyStep,
       instrument: {
         coin,
         kind,
@@ -392,8 +394,9 @@ export class CcxtExchange implements Exchange {
         // Not remembered: the next order tries again once the account is fixed.
         this.perpSetups.delete(symbol);
         const mapped = mapCcxtError(err, { venue: venue.id, action: 'setup', what, secrets: this.secrets });
-        if (mapped.reaction === 'retry' || (mapped instanceof VenueError && mapped.code === 'PERP_SETUP_REFUSED')) throw mapped;
-        throw setupError(venue.id, `${venue.id} refused the ${what}; no order was sent: ${mapped.message}`, err);
+        const passOn = mapped.reaction === 'retry' || (mapped instanceof VenueError && ['PERP_SETUP_REFUSED', 'VENUE_AUTH'].includes(mapped.code));
+        if (passOn) throw mapped;
+        throw setupError(venue.id, `${mapped.message}; no order was sent`, err);
       });
       this.perpSetups.set(symbol, ready);
     }
@@ -405,16 +408,16 @@ export class CcxtExchange implements Exchange {
     const { venue, market } = listing;
     let order = placed;
     for (const delayMs of SETTLE_DELAYS_MS) {
-      if (isFinal(order) && hasFillNumbers(order)) return order;
+      if (isFinal(order) && venue.profile.reportsFill(order)) return order;
       if (delayMs > 0) await this.clock.sleep(delayMs);
       try {
         order = (await venue.profile.findOrderByClientId(venue.client, market, cid)) ?? order;
       } catch (err) {
-        const detail = mapCcxtError(err, { venue: venue.id, action: 'read', what, secrets: this.secrets }).message;
+        const detail = mapCcxtError(err, { venue: venue.id, action: 'read', what: 'order read', secrets: this.secrets }).message;
         throw new OrderTimeoutError(`${venue.id} ${what}: accepted as order ${placed.id ?? '?'} but reading its fill failed (${detail}); look it up`, { cause: err });
       }
     }
-    if (isFinal(order) && hasFillNumbers(order)) return order;
+    if (isFinal(order) && venue.profile.reportsFill(order)) return order;
     throw new OrderTimeoutError(`${venue.id} ${what}: accepted as order ${placed.id ?? '?'} but not reported done; look it up`);
   }
 
@@ -506,8 +509,9 @@ export class CcxtExchange implements Exchange {
     if (!ticker) throw new PriceUnavailableError(symbol, `${venue.id} sent no ticker for ${symbol}`);
     const info = raw(ticker.info);
     const bookInfo = book ? raw(book.info) : info;
+    // ccxt's own numbers only when the venue sent no string for the field.
     const price = (rawValue: string | undefined, fallback: number | undefined): Decimal | null =>
-      rawValue !== undefined ? new Decimal(rawValue) : decimalFromNumber(fallback);
+      rawValue !== undefined ? decimalOf(rawValue, venue.id, `${symbol} price`) : decimalFromNumber(fallback);
     const bid = price(field(bookInfo, 'bidPrice', 'bid1Price', 'bidPx'), book?.bid ?? ticker.bid);
     const ask = price(field(bookInfo, 'askPrice', 'ask1Price', 'askPx'), book?.ask ?? ticker.ask);
     const last = price(field(info, 'lastPrice', 'last'), ticker.last);
@@ -572,12 +576,6 @@ function marketsOf(client: CcxtClient): Record<string, MarketInterface | undefin
 
 function isFinal(order: Order): boolean {
   return typeof order.status === 'string' && FINAL_STATUSES.has(order.status);
-}
-
-/** Whether the order's raw answer carries its filled quantity (a bare acknowledgement does not). */
-function hasFillNumbers(order: Order): boolean {
-  const info = raw(order.info);
-  return field(info, 'executedQty', 'cumExecQty', 'accFillSz') !== undefined;
 }
 
 /**

@@ -132,6 +132,8 @@ export interface VenueProfile {
   contractSize(market: MarketInterface): Decimal;
   orderParams(args: OrderParamsArgs): Raw;
   orderFill(order: Order, market: MarketInterface): RawFill;
+  /** Whether an order answer carries its fill (a bare acknowledgement of a new order does not). */
+  reportsFill(order: Order): boolean;
   tradeFill(trade: Trade, market: MarketInterface): RawTrade;
   /** The order with this client id (open or done), or null. */
   findOrderByClientId(client: CcxtClient, market: MarketInterface, venueClientOrderId: string): Promise<Order | null>;
@@ -233,6 +235,7 @@ const binance: VenueProfile = {
     const fees = fills.length > 0 ? fills.map((f) => lineOf(field(f, 'commissionAsset'), field(f, 'commission'), 'binance')).filter((l) => l !== null) : null;
     return { filled, requested: optionalDecimal(field(info, 'origQty'), 'binance', 'origQty'), avgPrice, fees: filled.isZero() ? [] : fees };
   },
+  reportsFill: (order) => field(raw(order.info), 'executedQty') !== undefined,
   tradeFill(trade) {
     const info = raw(trade.info);
     return {
@@ -367,6 +370,7 @@ const bybit: VenueProfile = {
       fees: bybitFees(info, market, order.side),
     };
   },
+  reportsFill: (order) => field(raw(order.info), 'cumExecQty') !== undefined,
   tradeFill(trade, market) {
     const info = raw(trade.info);
     const fee = field(info, 'execFee');
@@ -485,6 +489,7 @@ const okx: VenueProfile = {
       fees: okxFeeLines(info),
     };
   },
+  reportsFill: (order) => field(raw(order.info), 'accFillSz') !== undefined,
   tradeFill(trade) {
     const info = raw(trade.info);
     return {

@@ -15,6 +15,10 @@ export interface Exchange {
   placeOrder(request: OrderRequest): Promise<OrderResult>;
   /** Looks an order up by its client order id; null when the venue never saw it. */
   fetchOrderByClientId(symbol: string, clientOrderId: string): Promise<OrderResult | null>;
-  /** Free balances by asset, spot account and perp (margin) account. */
+  /**
+   * Free balances by asset, spot account and perp (margin) account. The perp account also holds
+   * open positions as `<COIN>-PERP` (negative = short) and its USDT as the ledger books it (a
+   * short's sale credits its notional), so USDT − exposure at mark is the account's equity.
+   */
   fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }>;
 }

@@ -67,7 +67,6 @@ export class RedisStore implements Store {
 
   /** Connects a client of its own, which close() quits. */
   static async connect(url: string, prefix: string): Promise<RedisStore> {
-    // A few retries ride out a blip; beyond that a command fails instead of hanging the caller.
     // Commands wait through a Redis restart of up to ~30 s (reconnecting every second at most)
     // instead of failing half-way through an operation; past that they fail loudly.
     const redis = new Redis(url, { lazyConnect: true, ...STORE_RETRY });
@@ -85,6 +84,9 @@ export class RedisStore implements Store {
     } finally {
       redis.off('error', remember);
     }
+    // While reconnecting, ioredis reports each failed attempt; the commands themselves fail if
+    // Redis stays away, so the attempts need no further handling.
+    redis.on('error', () => undefined);
     const store = new RedisStore(redis, prefix);
     store.ownsClient = true;
     return store;

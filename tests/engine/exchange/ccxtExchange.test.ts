@@ -224,6 +224,15 @@ describe('CcxtExchange order settling', () => {
     expect(replayer.count('POST', '/v5/order/create')).toBe(1);
   });
 
+  it('refuses an order the venue ended with nothing filled', async () => {
+    const bybit = VENUE_CASES[1]!;
+    const replayer = bybit.replayer().on('POST', '/v5/order/create', 'order-created-linear').on('GET', '/v5/order/realtime', 'realtime-linear-cancelled');
+    const exchange = await exchangeOver('bybit', replayer);
+    const err = await failure(exchange.placeOrder(ORDERS.perpSell));
+    expect(err).toBeInstanceOf(OrderRejectedError);
+    expect(err).toMatchObject({ code: 'ORDER_NOT_FILLED', reaction: 'refuse' });
+  });
+
   it('gives up with OrderTimeoutError, never re-sending, when the order stays unreported', async () => {
     const bybit = VENUE_CASES[1]!;
     const replayer = bybit.replayer().on('POST', '/v5/order/create', 'order-created-linear').on('GET', '/v5/order/realtime', 'realtime-linear-new');
@@ -272,6 +281,21 @@ describe('createCcxtExchange', () => {
     const { spot, perp } = await exchange.fetchBalances();
     expect(spot.get('USDT')!.toString()).toBe('9049.894');
     expect(perp.get('BTC-PERP')!.toString()).toBe('-0.01');
+  });
+
+  it('reports a venue refusing the perp setup, sends no order, and tries the setup again next time', async () => {
+    const binance = VENUE_CASES[0]!;
+    const replayer = binance.replayer();
+    binance.arrange.perpFilled(replayer);
+    replayer.on('POST', '/fapi/v1/marginType', 'fapi-margin-type-position-exists', 'fapi-margin-type-unchanged');
+    const exchange = await exchangeOver('binance', replayer);
+    const err = await failure(exchange.placeOrder(ORDERS.perpSell));
+    expect(err).toMatchObject({ code: 'PERP_SETUP_REFUSED', reaction: 'alert' });
+    expect(err.message).toContain('Margin type cannot be changed if there exists position');
+    expect(replayer.count('POST', '/fapi/v1/leverage')).toBe(0);
+    expect(replayer.count('POST', '/fapi/v1/order')).toBe(0);
+    expectFill(await exchange.placeOrder(ORDERS.perpSell), { status: 'filled' });
+    expect(replayer.count('POST', '/fapi/v1/marginType')).toBe(2);
   });
 
   it('refuses a quantity off the venue step instead of letting ccxt round it', async () => {

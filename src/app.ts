@@ -4,7 +4,7 @@ import { CommandRouter } from './bot/router.js';
 import { TelegramFront } from './bot/telegram.js';
 import type { Role as ChatRole, RoleResolver } from './bot/types.js';
 import type { AppConfig } from './config.js';
-import { Engine, systemClock, type EngineConfig } from './engine/index.js';
+import { Engine, systemClock, type EngineConfig, type Requester } from './engine/index.js';
 import { FaultPlan } from './engine/exchange/faults.js';
 import { SimulatedExchange } from './engine/exchange/simulatedExchange.js';
 import { RedisLocks } from './engine/store/redisLocks.js';
@@ -55,6 +55,8 @@ export interface AppHandle {
   engine: Engine;
   exchange: SimulatedExchange;
   router: CommandRouter;
+  /** Runs a confirmed operation through the operations queue (job id = operation id). */
+  submitOperation(operationId: string, by: Requester): Promise<unknown>;
   /** The Telegram front, when this process runs one. */
   telegram: TelegramFront | null;
   /** Resolves when the console reaches the end of its input (never for Telegram or workers). */
@@ -172,5 +174,5 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     return stopping;
   };
   const finished = consoleChat ? consoleChat.run() : new Promise<void>(() => undefined);
-  return { engine, exchange, router, telegram: front, finished, stop };
+  return { engine, exchange, router, telegram: front, finished, stop, submitOperation: (id, by) => runtime.runOperation(id, by) };
 }

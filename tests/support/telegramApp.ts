@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { startApp, type AppHandle } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { BotApiEmulator, type EmulatedUser } from './botApiEmulator.js';
@@ -18,7 +18,7 @@ export interface TelegramApp {
 }
 
 /** The whole app in this process, talking real telegraf to the Bot API emulator over HTTP. */
-export async function startTelegramApp(env: Record<string, string> = {}): Promise<TelegramApp> {
+export async function startTelegramApp(env: Record<string, string> = {}, logger: Logger = pino({ level: 'silent' })): Promise<TelegramApp> {
   const emulator = new BotApiEmulator(TOKEN);
   await emulator.start();
   const config = loadConfig({
@@ -35,7 +35,7 @@ export async function startTelegramApp(env: Record<string, string> = {}): Promis
     ALERT_MAX_PER_MINUTE: '1000',
     ...env,
   });
-  const app = await startApp(config, { redisUrl: config.REDIS_URL ?? testRedisUrl(), logger: pino({ level: 'silent' }) });
+  const app = await startApp(config, { redisUrl: config.REDIS_URL ?? testRedisUrl(), logger });
   return {
     emulator,
     app,

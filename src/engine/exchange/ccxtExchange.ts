@@ -210,7 +210,7 @@ export class CcxtExchange implements Exchange {
       const value = field(info, 'lastFundingRate', 'fundingRate');
       const rateValue = value !== undefined ? decimalOf(value, venue.id, `${market.symbol} funding rate`) : decimalFromNumber(rate.fundingRate);
       if (rateValue === null) continue;
-      const intervalHours = this.intervalHours(venue, market, rate.interval, intervals);
+      const intervalHours = this.intervalHours(venue, market, rate.interval ?? hoursText(field(info, 'fundingIntervalHour', 'fundingIntervalHours')), intervals);
       const next = rate.fundingTimestamp ?? rate.nextFundingTimestamp;
       result.push({
         coin: market.base,
@@ -541,10 +541,9 @@ export class CcxtExchange implements Exchange {
     if (listed !== undefined) return listed;
     if (venue.profile.fundingIntervalsHours) return STANDARD_FUNDING_HOURS;
     const info = raw(market.info);
-    const hours = field(info, 'fundingIntervalHours');
-    if (hours !== undefined && parseIntervalHours(`${hours}h`) !== null) return Number(hours);
     const minutes = field(info, 'fundingInterval');
-    if (minutes !== undefined && parseIntervalHours(`${minutes}m`) !== null) return Number(minutes) / 60;
+    const fromMarket = parseIntervalHours(hoursText(field(info, 'fundingIntervalHours'))) ?? (minutes !== undefined ? parseIntervalHours(`${minutes}m`) : null);
+    if (fromMarket !== null) return fromMarket;
     this.warnOnce(`interval:${market.symbol}`, { venue: venue.id, symbol: market.symbol }, `no funding interval reported; assuming ${STANDARD_FUNDING_HOURS} h`);
     return STANDARD_FUNDING_HOURS;
   }
@@ -568,6 +567,11 @@ export class CcxtExchange implements Exchange {
       throw mapCcxtError(err, { venue: venue.id, action, what, secrets: this.secrets });
     }
   }
+}
+
+/** A bare hour count from a venue field ('8') as interval text ('8h'). */
+function hoursText(hours: string | undefined): string | undefined {
+  return hours === undefined ? undefined : `${hours}h`;
 }
 
 function marketsOf(client: CcxtClient): Record<string, MarketInterface | undefined> {

@@ -503,7 +503,7 @@ const okx: VenueProfile = {
     const order = await orNullWhenNotFound(() => client.fetchOrder(cid, market.symbol, { clOrdId: cid }));
     return order ?? byClientId(await client.fetchOpenOrders(market.symbol), cid);
   },
-  // /trade/fills cannot filter by clOrdId: the recent fills are read and matched here.
+  // The fills list (ccxt reads /trade/fills-history) cannot filter by clOrdId: recent fills are matched here.
   tradesByClientIdParams: () => ({}),
   tradesByOrderIdParams: (orderId) => ({ ordId: orderId }),
   async preparePerp(client, market, settings) {

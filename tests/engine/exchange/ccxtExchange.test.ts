@@ -5,7 +5,7 @@ import type { OrderResult } from '../../../src/engine/domain/types.js';
 import { LiveExecutor } from '../../../src/engine/execution/liveExecutor.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
 import { ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
-import type { HttpReplayer } from './ccxtReplayer.js';
+import { loadFixture, type HttpReplayer } from './ccxtReplayer.js';
 
 const SECRETS = Object.values(TEST_KEYS).flatMap((k) => Object.values(k));
 
@@ -205,6 +205,28 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
       expect(replayer.requests.slice(posted + 1)).toHaveLength(0);
       expect(await store.listLedger()).toHaveLength(0);
     });
+  });
+});
+
+describe('CcxtExchange funding intervals', () => {
+  it('assumes 8 h, with a warning, for a perp whose interval neither the rate nor the market gives', async () => {
+    const instruments = structuredClone(loadFixture('bybit', 'instruments-linear')) as { status: number; body: { result: { list: Record<string, unknown>[] } } };
+    const tickers = structuredClone(loadFixture('bybit', 'tickers-linear')) as { status: number; body: { result: { list: Record<string, unknown>[] } } };
+    for (const row of [...instruments.body.result.list, ...tickers.body.result.list]) {
+      if (row['symbol'] === 'ETHUSDT') {
+        delete row['fundingInterval'];
+        delete row['fundingIntervalHour'];
+      }
+    }
+    const replayer = VENUE_CASES[1]!.replayer()
+      .onParams('GET', '/v5/market/instruments-info', { category: 'linear' }, instruments)
+      .onParams('GET', '/v5/market/tickers', { category: 'linear' }, tickers);
+    const warnings: string[] = [];
+    const exchange = await exchangeOver('bybit', replayer, { logger: { warn: (_details, message) => void warnings.push(message) } });
+    const rates = await exchange.fetchFundingRates();
+    expect(rates.find((r) => r.coin === 'ETH')!.intervalHours).toBe(8);
+    expect(rates.find((r) => r.coin === 'SOL')!.intervalHours).toBe(4);
+    expect(warnings).toEqual(['no funding interval reported; assuming 8 h']);
   });
 });
 

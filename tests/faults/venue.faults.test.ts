@@ -1,0 +1,61 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Decimal, type Requester } from '../../src/engine/index.js';
+import { FaultPlan } from '../../src/engine/exchange/faults.js';
+import { sumLedger } from '../../src/engine/execution/paperExecutor.js';
+import { RedisStore } from '../../src/engine/store/redisStore.js';
+import { startTestEngine } from '../support/engineHarness.js';
+import { randomPrefix, testRedisUrl } from '../support/redis.js';
+import { recordOutcome } from './support/outcomes.js';
+
+const ALICE: Requester = { userId: '1', name: 'alice', chatId: 'ops' };
+const stores: RedisStore[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+describe('venue faults on either leg', () => {
+  for (const leg of ['spot', 'perp'] as const) {
+    for (const fault of ['reject', 'timeout', 'partial', 'drift'] as const) {
+      it(`${leg} leg: ${fault}`, async () => {
+        const store = await RedisStore.connect(testRedisUrl(), randomPrefix());
+        stores.push(store);
+        const h = await startTestEngine({ store, config: { paperFaults: FaultPlan.parse(`${leg}:ETH:${fault}`), hedgeTimeoutMs: 1_000 } });
+        const preview = await h.engine.previewOpen('ETH', new Decimal(2000), ALICE);
+        const running = h.engine.confirm(preview.operation.id, ALICE).then(
+          () => null,
+          (err: unknown) => err as Error,
+        );
+        if (fault === 'timeout') {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await h.clock.advance(1_000);
+        }
+        const error = await running;
+        const op = await store.getOperation(preview.operation.id);
+        const balances = sumLedger(await store.listLedger(), 'paper');
+        const spot = balances.spot.get('ETH') ?? new Decimal(0);
+        const perp = (balances.perp.get('ETH-PERP') ?? new Decimal(0)).neg();
+        const open = await store.listOpenPositions();
+        if (fault === 'partial') {
+          expect(op?.state).toBe('open');
+          expect(open[0]?.spotLeg.qty.toString()).toBe(spot.toString());
+          expect(open[0]?.perpLeg.qty.toString()).toBe(perp.toString());
+          expect(spot.toString()).toBe(perp.toString());
+        } else {
+          expect(error).not.toBeNull();
+          expect(['rolled_back', 'failed']).toContain(op?.state);
+          expect(open).toEqual([]);
+          expect([spot.toString(), perp.toString()]).toEqual(['0', '0']);
+        }
+        const alert = h.events.find((e) => ['rollback', 'drift', 'opened'].includes(e.type));
+        expect(alert).toBeDefined();
+        recordOutcome({
+          group: 'Venue faults',
+          fault: `${leg} leg ${fault} on /open ETH 2000`,
+          tries: 1,
+          outcome: fault === 'partial' ? `position of the matched quantity ${spot.toString()} ETH on both legs; alert: ${alert?.type ?? '-'}` : `${op?.state ?? '?'} (${error?.name ?? ''}); both legs flat; alert: ${alert?.type ?? '-'}`,
+          passed: true,
+        });
+      });
+    }
+  }
+});

@@ -4,8 +4,10 @@ import { CommandRouter } from './bot/router.js';
 import { TelegramFront } from './bot/telegram.js';
 import type { Role as ChatRole, RoleResolver } from './bot/types.js';
 import type { AppConfig } from './config.js';
-import { Engine, systemClock, type EngineConfig, type Requester } from './engine/index.js';
+import { Engine, systemClock, type Clock, type EngineConfig, type Requester } from './engine/index.js';
 import { FaultPlan } from './engine/exchange/faults.js';
+import { createCcxtExchange, type FetchImplementation } from './engine/exchange/ccxtExchange.js';
+import type { Exchange } from './engine/exchange/port.js';
 import { SimulatedExchange } from './engine/exchange/simulatedExchange.js';
 import { RedisLocks } from './engine/store/redisLocks.js';
 import { RedisStore } from './engine/store/redisStore.js';
@@ -14,6 +16,44 @@ import { JobRuntime } from './jobs/runtime.js';
 import { redactSecrets } from './logger.js';
 import type { Logger } from 'pino';
 import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The venues: market data and, when live trading is configured, the live order venue. A real
+ * venue without keys gives paper trading on its real prices and funding; with keys, live too.
+ * EXCHANGE=simulated wires the live path to a simulated venue, for rehearsals.
+ */
+async function venues(config: AppConfig, simulated: SimulatedExchange, io: AppIo, clock: Clock): Promise<{ exchange: Exchange; liveExchange?: Exchange }> {
+  const spotVenue = config.SPOT_EXCHANGE ?? config.EXCHANGE;
+  const perpVenue = config.PERP_EXCHANGE ?? config.EXCHANGE;
+  if (!spotVenue || !perpVenue) return { exchange: simulated };
+  if (spotVenue === 'simulated') {
+    const liveExchange = new SimulatedExchange({ clock, seed: config.SIM_SEED, faults: FaultPlan.parse(config.SIM_FAULTS), legLatencyMs: config.SIM_LEG_LATENCY_MS });
+    return { exchange: simulated, liveExchange };
+  }
+  const keys: Record<string, { apiKey?: string; secret?: string; password?: string }> = {
+    binance: { apiKey: config.BINANCE_API_KEY, secret: config.BINANCE_API_SECRET },
+    bybit: { apiKey: config.BYBIT_API_KEY, secret: config.BYBIT_API_SECRET },
+    okx: { apiKey: config.OKX_API_KEY, secret: config.OKX_API_SECRET, password: config.OKX_API_PASSWORD },
+  };
+  const credentials: Record<string, { apiKey: string; secret: string; password?: string }> = {};
+  for (const venue of new Set([spotVenue, perpVenue])) {
+    const k = keys[venue];
+    if (k?.apiKey && k.secret) credentials[venue] = { apiKey: k.apiKey, secret: k.secret, ...(k.password ? { password: k.password } : {}) };
+  }
+  const venue = await createCcxtExchange({
+    spotVenue,
+    perpVenue,
+    credentials,
+    sandbox: config.EXCHANGE_SANDBOX,
+    leverage: config.PERP_LEVERAGE,
+    marginMode: config.PERP_MARGIN_MODE,
+    logger: io.logger.child({ component: 'ccxt' }),
+    clock,
+    ...(io.ccxtFetch ? { fetchImplementation: io.ccxtFetch } : {}),
+  });
+  const keyed = [spotVenue, perpVenue].every((v) => credentials[v]);
+  return keyed ? { exchange: venue, liveExchange: venue } : { exchange: venue };
+}
 
 /** Composition root: the only place that knows paper from live and console from Telegram. */
 function engineConfig(config: AppConfig): EngineConfig {
@@ -53,6 +93,7 @@ const CONSOLE_PACING: SenderPacing = { maxPerWindow: 1_000, windowMs: 1_000, min
 
 export interface AppHandle {
   engine: Engine;
+  /** The simulated venue (market data in the default setup; tests move its prices). */
   exchange: SimulatedExchange;
   router: CommandRouter;
   /** Runs a confirmed operation through the operations queue (job id = operation id). */
@@ -72,6 +113,9 @@ export interface AppIo {
   stdout?: Writable;
   /** One line of start-up information for the operator. */
   say?: (line: string) => void;
+  /** Tests: a clock of their own, and recorded venue answers in place of the network. */
+  clock?: Clock;
+  ccxtFetch?: FetchImplementation;
 }
 
 /** Builds and starts everything one process runs for its role. */
@@ -81,16 +125,12 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   const telegram = Boolean(config.TELEGRAM_BOT_TOKEN);
   const store = await RedisStore.connect(redisUrl, config.REDIS_PREFIX);
   const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX, config.LOCK_TTL_MS);
-  const exchange = new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED });
-  // EXCHANGE=simulated: "live" orders go through the live executor to a simulated venue, for
-  // rehearsals of the live path and its mode switch.
-  const liveExchange =
-    config.EXCHANGE === 'simulated'
-      ? new SimulatedExchange({ clock: systemClock, seed: config.SIM_SEED, faults: FaultPlan.parse(config.SIM_FAULTS), legLatencyMs: config.SIM_LEG_LATENCY_MS })
-      : undefined;
+  const clock = io.clock ?? systemClock;
+  const simulated = new SimulatedExchange({ clock, seed: config.SIM_SEED });
+  const { exchange, liveExchange } = await venues(config, simulated, io, clock);
   const engine = await Engine.create({
     config: engineConfig(config),
-    clock: systemClock,
+    clock,
     store,
     exchange,
     ...(liveExchange ? { liveExchange } : {}),
@@ -147,7 +187,7 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   }
 
   const mode = (await engine.currentMode()).toUpperCase();
-  say(`Funding-arb bot · ${mode} mode · role ${config.ROLE} · simulated market, ${engine.coins().length} coins · chat ${front ? 'Telegram' : consoleChat ? 'console' : 'none'}`);
+  say(`Funding-arb bot · ${mode} mode · role ${config.ROLE} · ${exchange === simulated ? 'simulated market' : `${exchange.name} market data`}, ${engine.coins().length} coins · chat ${front ? 'Telegram' : consoleChat ? 'console' : 'none'}`);
   if (config.SIM_FAULTS) say(`Fault injection on: ${config.SIM_FAULTS}`);
   await runtime.start();
   const recovered = await engine.start({ recover: config.ROLE !== 'bot' });
@@ -174,5 +214,5 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     return stopping;
   };
   const finished = consoleChat ? consoleChat.run() : new Promise<void>(() => undefined);
-  return { engine, exchange, router, telegram: front, finished, stop, submitOperation: (id, by) => runtime.runOperation(id, by) };
+  return { engine, exchange: simulated, router, telegram: front, finished, stop, submitOperation: (id, by) => runtime.runOperation(id, by) };
 }

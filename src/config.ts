@@ -44,6 +44,17 @@ const schema = z.object({
   /** A coin lock left by a dead process frees itself after this long. */
   LOCK_TTL_MS: int(15_000),
   EXCHANGE: optionalString,
+  SPOT_EXCHANGE: optionalString,
+  PERP_EXCHANGE: optionalString,
+  EXCHANGE_SANDBOX: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).default('false').transform((v) => v === 'true')),
+  PERP_MARGIN_MODE: z.preprocess(emptyAsUndefined, z.enum(['isolated', 'cross']).default('isolated')),
+  BINANCE_API_KEY: optionalString,
+  BINANCE_API_SECRET: optionalString,
+  BYBIT_API_KEY: optionalString,
+  BYBIT_API_SECRET: optionalString,
+  OKX_API_KEY: optionalString,
+  OKX_API_SECRET: optionalString,
+  OKX_API_PASSWORD: optionalString,
   SIM_SEED: intOrZero(42),
   SIM_FAULTS: optionalString,
   SIM_LEG_LATENCY_MS: intOrZero(50),
@@ -73,7 +84,16 @@ const schema = z.object({
 export type AppConfig = z.infer<typeof schema>;
 
 /** Names of settings that hold secrets: never logged, never echoed in an error. */
-export const SECRET_KEYS = ['TELEGRAM_BOT_TOKEN'] as const;
+export const SECRET_KEYS = [
+  'TELEGRAM_BOT_TOKEN',
+  'BINANCE_API_KEY',
+  'BINANCE_API_SECRET',
+  'BYBIT_API_KEY',
+  'BYBIT_API_SECRET',
+  'OKX_API_KEY',
+  'OKX_API_SECRET',
+  'OKX_API_PASSWORD',
+] as const;
 
 /**
  * Reads the configuration from the environment. A bad value stops the start with one line per
@@ -88,8 +108,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (parsed.data.TELEGRAM_BOT_TOKEN && parsed.data.ADMIN_IDS.length === 0) {
       throw new Error('invalid configuration:\n  ADMIN_IDS: required with TELEGRAM_BOT_TOKEN (at least one admin user id)');
     }
-    if (parsed.data.TRADING_MODE === 'live' && !parsed.data.EXCHANGE) {
-      throw new Error('TRADING_MODE=live needs EXCHANGE (and its API keys); live trading through ccxt is not built yet, use MODE=paper');
+    const venues = [parsed.data.SPOT_EXCHANGE ?? parsed.data.EXCHANGE, parsed.data.PERP_EXCHANGE ?? parsed.data.EXCHANGE];
+    if (parsed.data.TRADING_MODE === 'live' && venues.some((v) => !v)) {
+      throw new Error('invalid configuration:\n  EXCHANGE: required with TRADING_MODE=live (or SPOT_EXCHANGE and PERP_EXCHANGE)');
+    }
+    for (const [name, venue] of [['SPOT_EXCHANGE', venues[0]], ['PERP_EXCHANGE', venues[1]]] as const) {
+      if (venue && !['simulated', 'binance', 'bybit', 'okx'].includes(venue)) {
+        throw new Error(`invalid configuration:\n  ${parsed.data.EXCHANGE === venue ? 'EXCHANGE' : name}: "${venue.slice(0, 20)}" is not supported; use binance, bybit, okx or simulated`);
+      }
+    }
+    if (venues.includes('simulated') && venues[0] !== venues[1]) {
+      throw new Error('invalid configuration:\n  EXCHANGE: the simulated venue cannot be mixed with a real one');
+    }
+    for (const venue of new Set(venues)) {
+      if (!venue || venue === 'simulated') continue;
+      const key = `${venue.toUpperCase()}_API_KEY` as const;
+      const secret = `${venue.toUpperCase()}_API_SECRET` as const;
+      const hasKey = Boolean(parsed.data[key as keyof AppConfig]);
+      const hasSecret = Boolean(parsed.data[secret as keyof AppConfig]);
+      if (hasKey !== hasSecret) throw new Error(`invalid configuration:\n  ${hasKey ? secret : key}: required with ${hasKey ? key : secret}`);
+      if (parsed.data.TRADING_MODE === 'live' && !hasKey) throw new Error(`invalid configuration:\n  ${key}: required with TRADING_MODE=live on ${venue}`);
     }
     return parsed.data;
   }

@@ -21,15 +21,28 @@ export function redactSecrets(text: string): string {
   return text.replace(/\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/g, '<redacted-token>');
 }
 
-/** JSON to stderr in production, pretty when stderr is a terminal; stdout stays the chat. */
-export function createLogger(level: string): Logger {
+/** Replaces each configured secret value in `text`. */
+export function scrubValues(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => (secret.length >= 6 ? out.split(secret).join('<redacted>') : out), redactSecrets(text));
+}
+
+/**
+ * JSON to stderr in production, pretty when stderr is a terminal; stdout stays the chat. Every
+ * configured secret value is scrubbed from each line, wherever it appears.
+ */
+export function createLogger(level: string, secrets: readonly string[] = []): Logger {
   const pretty = process.stderr.isTTY;
   return pino(
     {
       level,
       redact: { paths: REDACT, censor: '<redacted>' },
       formatters: {
-        log: (object) => JSON.parse(redactSecrets(JSON.stringify(object))) as Record<string, unknown>,
+        log: (object) => JSON.parse(scrubValues(JSON.stringify(object), secrets)) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrubValues(arg, secrets) : arg)) as Parameters<typeof method>);
+        },
       },
     },
     pretty

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { startApp } from './app.js';
-import { loadConfig, type AppConfig } from './config.js';
+import { SECRET_KEYS, loadConfig, type AppConfig } from './config.js';
 import { FaultPlan } from './engine/exchange/faults.js';
 import { RedisServerMissingError, ensureRedisServerInstalled, startRedisServer, type RedisServerHandle } from './infra/redisServer.js';
-import { createLogger, redactSecrets } from './logger.js';
+import { createLogger, redactSecrets, scrubValues } from './logger.js';
 
 /** The process: configuration, the embedded Redis when none is given, signals, exit codes. */
 async function main(): Promise<number> {
@@ -15,7 +15,8 @@ async function main(): Promise<number> {
     process.stderr.write(`${redactSecrets(err instanceof Error ? err.message : String(err))}\n`);
     return 2;
   }
-  const logger = createLogger(config.LOG_LEVEL ?? (config.TELEGRAM_BOT_TOKEN ? 'info' : 'warn'));
+  const secrets = SECRET_KEYS.map((key) => config[key]).filter((value): value is string => Boolean(value));
+  const logger = createLogger(config.LOG_LEVEL ?? (config.TELEGRAM_BOT_TOKEN ? 'info' : 'warn'), secrets);
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
   let redis: RedisServerHandle | null = null;
@@ -39,7 +40,14 @@ async function main(): Promise<number> {
     say(`Embedded Redis on port ${redis.port}, data in ${resolve(config.DATA_DIR, 'redis')}`);
   }
 
-  const app = await startApp(config, { redisUrl, logger, say });
+  let app;
+  try {
+    app = await startApp(config, { redisUrl, logger, say });
+  } catch (err) {
+    process.stderr.write(`could not start: ${scrubValues(err instanceof Error ? err.message : String(err), secrets)}\n`);
+    await redis?.stop();
+    return 1;
+  }
   const shutdown = async (): Promise<void> => {
     await app.stop();
     await redis?.stop();

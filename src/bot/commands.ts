@@ -164,6 +164,17 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'resume',
+    role: 'admin',
+    usage: '/resume',
+    help: 'accept new opens again after a reconciliation mismatch was checked',
+    async run({ engine, requester, args }) {
+      expectArgs(args, 0, this.usage);
+      const resumed = await engine.resumeTrading(requester);
+      return { text: resumed ? `Trading resumed by ${requester.name}; new opens are accepted again.` : 'Trading is not halted; nothing to resume.' };
+    },
+  },
+  {
     name: 'help',
     role: 'viewer',
     usage: '/help',

@@ -78,6 +78,7 @@ export function formatStatus(report: StatusReport): string {
     `Mode ${report.mode.toUpperCase()}${report.liveConfigured ? '' : ' (live not configured)'}`,
     `Spot ${usd(report.spotUsdt)} USDT · perp equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`,
   ];
+  if (report.haltReason) lines.push(`⛔ New opens halted until an admin sends /resume: ${report.haltReason}`);
   if (report.unfinishedOperations > 0) lines.push(`${report.unfinishedOperations} operation(s) awaiting confirmation or in progress`);
   if (report.positions.length === 0) {
     lines.push('No open hedges. Open one with /open <COIN> <USD per leg>.');
@@ -132,6 +133,8 @@ export function formatEvent(event: EngineEvent): string {
       return `🚨 RECOVERY ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): ${event.outcome}`;
     case 'funding':
       return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
+    case 'reconcile':
+      return `🚨 RECONCILIATION: the venue does not match the stored hedges; new opens are halted until an admin sends /resume\n${event.mismatches.map((m) => `  ${m}`).join('\n')}`;
     case 'opportunity':
       return `📈 FUNDING above ${pct(event.thresholdPct, 1)} net APR: ${event.rows.map((r) => `${r.coin} ${pct(r.netAprPct, 1)} (every ${r.intervalHours}h)`).join(', ')}`;
     case 'error':

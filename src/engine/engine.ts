@@ -4,6 +4,7 @@ import { BPS, Decimal, ZERO } from './domain/decimal.js';
 import {
   BotError,
   InvalidInputError,
+  RiskLimitError,
   ModeChangeError,
   NotFoundError,
   OperationStateError,
@@ -123,6 +124,8 @@ export interface StatusReport {
   totalExposureUsd: Decimal;
   positions: PositionView[];
   unfinishedOperations: number;
+  /** Set when a reconciliation mismatch halted new opens. */
+  haltReason: string | null;
 }
 
 export interface PnlRow {
@@ -157,6 +160,7 @@ export interface RecoveryReport {
 
 const MAX_NOTIONAL_INPUT = new Decimal('1e12');
 const SCAN_KEY = 'funding:scan';
+const HALT_KEY = 'trading:halt';
 const ABOVE_KEY = 'funding:above-threshold';
 
 /**
@@ -258,6 +262,7 @@ export class Engine {
       // A preview that simply expired is not worth waking the team for.
       if (op.state !== 'requested') this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome });
     }
+    await this.reconcile();
     this.ready = true;
     return reports;
   }
@@ -296,6 +301,7 @@ export class Engine {
   async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
     this.assertReady();
     await this.currentMode();
+    await this.assertNotHalted();
     const pair = this.pairOf(coinText);
     if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
       throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
@@ -382,6 +388,7 @@ export class Engine {
     }
     if (op.kind === 'open') {
       try {
+        await this.assertNotHalted();
         await this.quoteOpen(pair, op.notionalUsd ?? ZERO);
       } catch (err) {
         await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
@@ -419,6 +426,7 @@ export class Engine {
       totalExposureUsd: this.risk.totalExposureUsd(open),
       positions,
       unfinishedOperations: (await this.deps.store.listUnfinishedOperations()).length,
+      haltReason: await this.haltReason(),
     };
   }
 
@@ -507,6 +515,14 @@ export class Engine {
     if (mode === 'live' && !this.liveConfigured()) {
       throw new ModeChangeError('live trading is not configured: set EXCHANGE and its API keys (see README, "Live trading") and restart');
     }
+    if (mode === 'live') {
+      // The keys must work before real orders depend on them.
+      try {
+        await this.deps.liveExchange?.fetchBalances();
+      } catch (err) {
+        throw new ModeChangeError(`the live venue refused the balance check (${err instanceof Error ? err.message : String(err)}); check the API keys and their permissions`);
+      }
+    }
     const open = await this.deps.store.listOpenPositions();
     const pending = (await this.deps.store.listUnfinishedOperations()).filter((o) => o.state !== 'requested');
     if (open.length > 0 || pending.length > 0) {
@@ -587,6 +603,60 @@ export class Engine {
       this.events.emit({ type: 'drift', critical: true, operation: op, delta, action });
     }
     return results;
+  }
+
+  /**
+   * Compares the stored hedges of the current mode with what the venue holds. A mismatch is
+   * alerted and halts new opens until an admin resumes trading; closes stay allowed.
+   */
+  async reconcile(): Promise<string[]> {
+    const mode = await this.currentMode();
+    const balances = await this.executor(mode).balances();
+    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === mode);
+    const mismatches: string[] = [];
+    for (const position of open) {
+      const spotHeld = balances.spot.get(position.coin) ?? ZERO;
+      const perpHeld = (balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg();
+      // The spot wallet may hold more of the coin than the hedge; it must not hold less.
+      const spotShort = this.validator.check(position.coin, Decimal.min(spotHeld, position.spotLeg.qty), position.spotLeg.qty);
+      const perpOff = this.validator.check(position.coin, perpHeld, position.perpLeg.qty);
+      if (!spotShort.withinTolerance) mismatches.push(`${position.coin} ${position.id}: spot holds ${spotHeld.toString()}, the hedge booked ${position.spotLeg.qty.toString()}`);
+      if (!perpOff.withinTolerance) mismatches.push(`${position.coin} ${position.id}: perp short is ${perpHeld.toString()}, the hedge booked ${position.perpLeg.qty.toString()}`);
+    }
+    const hedged = new Set(open.map((p) => perpAsset(p.coin)));
+    for (const [asset, qty] of balances.perp) {
+      if (asset.endsWith('-PERP') && !qty.isZero() && !hedged.has(asset)) mismatches.push(`${asset}: the venue shows ${qty.toString()} with no hedge on record`);
+    }
+    if (mismatches.length > 0) {
+      await this.deps.store.putValue(HALT_KEY, { atMs: this.deps.clock.nowMs(), mismatches });
+      this.events.emit({ type: 'reconcile', critical: true, mismatches });
+    }
+    return mismatches;
+  }
+
+  /** Why new opens are halted, or null when trading is active. */
+  async haltReason(): Promise<string | null> {
+    const halt = await this.deps.store.getValue<{ mismatches: string[] }>(HALT_KEY);
+    return halt ? halt.mismatches.join('; ') : null;
+  }
+
+  /** An admin acknowledges a reconciliation mismatch; new opens are accepted again. */
+  async resumeTrading(by: Requester): Promise<boolean> {
+    const halted = await this.haltReason();
+    if (!halted) return false;
+    await this.deps.store.putValue(HALT_KEY, null);
+    await this.audit(by, 'resume trading', `acknowledged: ${halted.slice(0, 200)}`);
+    return true;
+  }
+
+  private async assertNotHalted(): Promise<void> {
+    const halted = await this.haltReason();
+    if (halted) throw new RiskLimitError('TRADING_HALTED', `new opens are halted until an admin checks the venue and sends /resume: ${halted}`);
+  }
+
+  /** The engine's time (the injected clock), for anything that compares with its stamps. */
+  nowMs(): number {
+    return this.deps.clock.nowMs();
   }
 
   /** Stamps a scheduled job's run, for the watchdog. */

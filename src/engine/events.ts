@@ -19,6 +19,7 @@ export type EngineEvent =
   | { type: 'drift'; critical: true; operation: Operation | null; delta: DeltaStatus; action: string }
   | { type: 'recovery'; critical: true; operation: Operation; outcome: string }
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
+  | { type: 'reconcile'; critical: true; mismatches: string[] }
   | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }
   | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };
 

@@ -74,20 +74,22 @@ export class Schedules {
 export class Watchdog {
   private readonly late = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs: number;
 
   constructor(
     private readonly jobs: readonly ScheduledJob[],
     private readonly engine: Engine,
     private readonly alert: (id: string, text: string, critical: boolean) => Promise<void>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.startedAtMs = engine.nowMs();
+  }
 
   start(checkEveryMs: number): void {
     this.timer = setInterval(() => void this.check().catch((err: unknown) => this.logger.warn({ err }, 'watchdog check failed')), checkEveryMs);
   }
 
-  async check(nowMs = Date.now()): Promise<void> {
+  async check(nowMs = this.engine.nowMs()): Promise<void> {
     for (const job of this.jobs) {
       const lastRunMs = (await this.engine.jobLastRun(lastRunKey(job.name))) ?? this.startedAtMs;
       const overdue = nowMs - lastRunMs > 3 * job.everyMs;

@@ -44,6 +44,7 @@ export class InsufficientSizeError extends BotError {
 }
 
 export type RiskReason =
+  | 'TRADING_HALTED'
   | 'PRICE_STALE'
   | 'POSITION_EXISTS'
   | 'MAX_POSITION_NOTIONAL'

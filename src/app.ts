@@ -72,6 +72,8 @@ function engineConfig(config: AppConfig): EngineConfig {
     },
     paperStartUsdt: config.PAPER_START_USDT,
     fundingHoldDays: config.FUNDING_HOLD_DAYS,
+    maintenanceMarginRate: config.MAINTENANCE_MARGIN_RATE,
+    liquidationAlertPct: config.LIQUIDATION_ALERT_PCT,
     fundingAlertAprPct: config.FUNDING_ALERT_APR_PCT ?? null,
     paperFaults: FaultPlan.parse(config.SIM_FAULTS),
     paperLegLatencyMs: config.SIM_LEG_LATENCY_MS,

@@ -64,6 +64,8 @@ const schema = z.object({
   MAX_OPEN_POSITIONS: int(10),
   PERP_LEVERAGE: decimalString('1'),
   DRIFT_TOLERANCE_BPS: decimalString('50'),
+  MAINTENANCE_MARGIN_RATE: decimalString('0.005'),
+  LIQUIDATION_ALERT_PCT: decimalString('20'),
   QUOTE_TOLERANCE_BPS: decimalString('50'),
   QUOTE_TTL_MS: int(60_000),
   PAPER_START_USDT: decimalString('50000'),

@@ -92,6 +92,7 @@ export function formatStatus(report: StatusReport): string {
       `${p.coin} ${p.id} · opened ${new Date(p.openedAtMs).toISOString().slice(0, 16).replace('T', ' ')} UTC by ${p.openedBy}`,
       `  spot +${p.spotLeg.qty.toString()} @ ${price(p.spotLeg.entryPrice)} · mark ${mark(view.spotMark)}`,
       `  perp -${p.perpLeg.qty.toString()} @ ${price(p.perpLeg.entryPrice)} · mark ${mark(view.perpMark)}`,
+      `  liq ~${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} est.`,
       `  drift ${view.delta.driftBps.toFixed(1)} bps · fees ${usd(p.spotLeg.entryFeeUsd.plus(p.perpLeg.entryFeeUsd))} · funding ${signedUsd(view.fundingEarnedUsd)} · uPnL ${view.unrealisedPnlUsd ? signedUsd(view.unrealisedPnlUsd) : 'n/a (stale price)'} USD`,
     );
   }
@@ -133,6 +134,8 @@ export function formatEvent(event: EngineEvent): string {
       return `🚨 RECOVERY ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): ${event.outcome}`;
     case 'funding':
       return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
+    case 'liquidation':
+      return `🚨 LIQUIDATION NEAR ${event.position.coin} ${event.position.id}: perp short liquidates at about ${price(event.liquidationPrice)}, ${pct(event.distancePct, 1)} above the mark; add margin or reduce the hedge`;
     case 'reconcile':
       return `🚨 RECONCILIATION: the venue does not match the stored hedges; new opens are halted until an admin sends /resume\n${event.mismatches.map((m) => `  ${m}`).join('\n')}`;
     case 'opportunity':

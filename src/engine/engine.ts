@@ -57,6 +57,10 @@ export interface EngineConfig {
   limits: RiskLimits;
   paperStartUsdt: Decimal;
   fundingHoldDays: number;
+  /** Maintenance margin rate of the perp (fraction), for the liquidation estimate. */
+  maintenanceMarginRate: Decimal;
+  /** Alert when a short's estimated liquidation is closer than this (percent of the mark). */
+  liquidationAlertPct: Decimal;
   /** Net APR (percent) above which a coin is announced once; null for no such alerts. */
   fundingAlertAprPct: Decimal | null;
   paperFaults: FaultPlan;
@@ -113,6 +117,10 @@ export interface PositionView {
   fundingEarnedUsd: Decimal;
   /** Price PnL at the marks minus entry fees; null without a fresh mark. */
   unrealisedPnlUsd: Decimal | null;
+  /** Estimated liquidation price of the short (isolated margin at the configured leverage). */
+  liquidationPrice: Decimal;
+  /** How far the mark may rise before liquidation, in percent; null without a fresh mark. */
+  liquidationDistancePct: Decimal | null;
 }
 
 export interface StatusReport {
@@ -589,6 +597,7 @@ export class Engine {
       const perpHeld = Decimal.max(ZERO, Decimal.min((balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg(), position.perpLeg.qty));
       const delta = this.validator.check(position.coin, spotHeld, perpHeld);
       results.push(delta);
+      await this.checkLiquidation(await this.positionView(position));
       if (delta.withinTolerance) continue;
       const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
       const op = this.newOperation('close', position.coin, system, { positionId: position.id });
@@ -741,6 +750,7 @@ export class Engine {
       spotMark && perpMark
         ? spotMark.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty).plus(position.perpLeg.entryPrice.minus(perpMark).mul(position.perpLeg.qty)).minus(entryFees)
         : null;
+    const liquidationPrice = this.liquidationPrice(position);
     return {
       position,
       spotMark,
@@ -748,7 +758,32 @@ export class Engine {
       delta: this.validator.check(position.coin, position.spotLeg.qty, position.perpLeg.qty),
       fundingEarnedUsd: await this.fundingEarned(position.id),
       unrealisedPnlUsd,
+      liquidationPrice,
+      liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
     };
+  }
+
+  /**
+   * A short with margin = notional / leverage is liquidated when its loss eats the margin down
+   * to the maintenance margin: entry × (1 + 1/leverage − maintenance rate). An estimate for
+   * isolated margin; cross margin on a larger account sits further away.
+   */
+  private liquidationPrice(position: Position): Decimal {
+    const { perpLeverage } = this.deps.config.limits;
+    return position.perpLeg.entryPrice.mul(new Decimal(1).div(perpLeverage).plus(1).minus(this.deps.config.maintenanceMarginRate));
+  }
+
+  /** Alerts once when a short's liquidation comes closer than the configured distance. */
+  private async checkLiquidation(view: PositionView): Promise<void> {
+    const key = `liquidation-near:${view.position.id}`;
+    const near = view.liquidationDistancePct !== null && view.liquidationDistancePct.lt(this.deps.config.liquidationAlertPct);
+    const alerted = (await this.deps.store.getValue<boolean>(key)) === true;
+    if (near && !alerted) {
+      await this.deps.store.putValue(key, true);
+      this.events.emit({ type: 'liquidation', critical: true, position: view.position, liquidationPrice: view.liquidationPrice, distancePct: view.liquidationDistancePct ?? ZERO });
+    } else if (!near && alerted) {
+      await this.deps.store.putValue(key, false);
+    }
   }
 
   private async fundingEarned(positionId: string): Promise<Decimal> {

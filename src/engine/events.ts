@@ -20,6 +20,7 @@ export type EngineEvent =
   | { type: 'recovery'; critical: true; operation: Operation; outcome: string }
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
   | { type: 'reconcile'; critical: true; mismatches: string[] }
+  | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; distancePct: Decimal }
   | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }
   | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };
 

@@ -126,3 +126,24 @@ describe('mode', () => {
     await expect(withLive.setMode('live', ALICE)).rejects.toThrow(/already in live mode/);
   });
 });
+
+describe('liquidation distance', () => {
+  it('estimates the short’s liquidation price, shows it in status and alerts once when it comes near', async () => {
+    const config = testEngineConfig();
+    const h = await startTestEngine({ config: { limits: { ...config.limits, perpLeverage: new Decimal(5) } } });
+    const position = await openHedge(h, 'BTC', 2000);
+    const view = (await h.engine.status()).positions[0];
+    // entry × (1 + 1/5 − 0.005)
+    expect(view?.liquidationPrice.toString()).toBe(position.perpLeg.entryPrice.mul('1.195').toString());
+    expect(view?.liquidationDistancePct?.toNumber()).toBeCloseTo(19.5, 0);
+    await h.engine.checkDeltas();
+    await h.engine.checkDeltas();
+    const alerts = h.events.filter((e) => e.type === 'liquidation');
+    expect(alerts).toHaveLength(1);
+
+    const safe = await startTestEngine();
+    await openHedge(safe, 'BTC', 2000);
+    await safe.engine.checkDeltas();
+    expect(safe.events.filter((e) => e.type === 'liquidation')).toEqual([]);
+  });
+});

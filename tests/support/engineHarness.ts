@@ -22,6 +22,8 @@ export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineC
     paperStartUsdt: new Decimal(50_000),
     fundingHoldDays: 7,
     fundingAlertAprPct: null,
+    maintenanceMarginRate: new Decimal('0.005'),
+    liquidationAlertPct: new Decimal(20),
     paperFaults: new FaultPlan(),
     paperLegLatencyMs: 0,
     ...overrides,

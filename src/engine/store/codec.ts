@@ -14,7 +14,23 @@ export function encode(value: unknown): string {
 }
 
 export function decode<T>(text: string): T {
-  return JSON.parse(text, (_key, value: unknown) => (isEncodedDecimal(value) ? new Decimal(value.$d) : value)) as T;
+  // One walk after a plain parse, not a JSON.parse reviver: the reviver is called back for every
+  // value and made reading the ledger and the open positions about twice as slow.
+  return revive(JSON.parse(text)) as T;
+}
+
+function revive(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (isEncodedDecimal(value)) return new Decimal(value.$d);
+  const holder = value as Record<string, unknown>;
+  for (const key of Object.keys(holder)) {
+    const child = holder[key];
+    if (typeof child !== 'object' || child === null) continue;
+    const revived = revive(child);
+    // defineProperty, as JSON.parse itself does: assigning to a "__proto__" key would set the prototype.
+    if (revived !== child) Object.defineProperty(holder, key, { value: revived, writable: true, enumerable: true, configurable: true });
+  }
+  return holder;
 }
 
 function isEncodedDecimal(value: unknown): value is { $d: string } {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Decimal } from './engine/index.js';
 
@@ -85,6 +86,30 @@ const schema = z.object({
 
 export type AppConfig = z.infer<typeof schema>;
 
+/**
+ * Settings from an optional file (`CONFIG_FILE`): JSON with string values, or `KEY=value` lines
+ * as in `.env`. The environment wins over the file.
+ */
+function readConfigFile(path: string | undefined): Record<string, string> {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new Error(`invalid configuration:\n  CONFIG_FILE: cannot read ${path}`);
+  }
+  if (path.endsWith('.json')) {
+    const data = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, String(value)]));
+  }
+  const values: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match?.[1] && !line.trimStart().startsWith('#')) values[match[1]] = (match[2] ?? '').replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return values;
+}
+
 /** Names of settings that hold secrets: never logged, never echoed in an error. */
 export const SECRET_KEYS = [
   'TELEGRAM_BOT_TOKEN',
@@ -101,7 +126,8 @@ export const SECRET_KEYS = [
  * Reads the configuration from the environment. A bad value stops the start with one line per
  * variable naming it and saying what it must be — never echoing the value, which may be secret.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const env = { ...readConfigFile(environment.CONFIG_FILE), ...environment };
   const parsed = schema.safeParse(env);
   if (parsed.success) {
     if (parsed.data.TELEGRAM_BOT_TOKEN && !parsed.data.OPS_CHAT_ID) {

@@ -1,0 +1,44 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('has a working embedded default', () => {
+    const config = loadConfig({});
+    expect(config.TRADING_MODE).toBe('paper');
+    expect(config.ROLE).toBe('all');
+    expect(config.MAX_POSITION_NOTIONAL_USD.toString()).toBe('25000');
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('names the variable in every error and never echoes a secret', () => {
+    expect(() => loadConfig({ MAX_OPEN_POSITIONS: 'many' })).toThrow(/MAX_OPEN_POSITIONS/);
+    expect(() => loadConfig({ DRIFT_TOLERANCE_BPS: '-5' })).toThrow(/DRIFT_TOLERANCE_BPS: must be a plain positive number/);
+    expect(() => loadConfig({ TRADING_MODE: 'live' })).toThrow(/EXCHANGE: required with TRADING_MODE=live/);
+    expect(() => loadConfig({ EXCHANGE: 'kraken' })).toThrow(/EXCHANGE: "kraken" is not supported/);
+    expect(() => loadConfig({ EXCHANGE: 'binance', BINANCE_API_KEY: 'k'.repeat(40) })).toThrow(/BINANCE_API_SECRET: required with BINANCE_API_KEY/);
+    expect(() => loadConfig({ TRADING_MODE: 'live', EXCHANGE: 'okx' })).toThrow(/OKX_API_KEY: required with TRADING_MODE=live on okx/);
+    try {
+      loadConfig({ TELEGRAM_BOT_TOKEN: '123456:SECRETSECRETSECRETSECRETSECRET', OPS_CHAT_ID: 'abc', ADMIN_IDS: '1' });
+    } catch (err) {
+      expect(String(err)).toMatch(/OPS_CHAT_ID/);
+      expect(String(err)).not.toContain('SECRETSECRET');
+    }
+  });
+
+  it('reads an optional file (.env lines or JSON); the environment wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fab-config-'));
+    const envFile = join(dir, 'bot.env');
+    writeFileSync(envFile, '# ops settings\nMAX_OPEN_POSITIONS=3\nREDIS_PREFIX="desk1:"\nSIM_SEED=7\n');
+    const fromFile = loadConfig({ CONFIG_FILE: envFile, SIM_SEED: '9' });
+    expect(fromFile.MAX_OPEN_POSITIONS).toBe(3);
+    expect(fromFile.REDIS_PREFIX).toBe('desk1:');
+    expect(fromFile.SIM_SEED).toBe(9);
+    const jsonFile = join(dir, 'bot.json');
+    writeFileSync(jsonFile, JSON.stringify({ MAX_TOTAL_EXPOSURE_USD: 5000 }));
+    expect(loadConfig({ CONFIG_FILE: jsonFile }).MAX_TOTAL_EXPOSURE_USD.toString()).toBe('5000');
+    expect(() => loadConfig({ CONFIG_FILE: join(dir, 'missing.env') })).toThrow(/CONFIG_FILE: cannot read/);
+  });
+});

@@ -30,6 +30,7 @@ import { EventBus, type EventListener } from './events.js';
 import type { FaultPlan } from './exchange/faults.js';
 import type { Exchange } from './exchange/port.js';
 import { takerPrice } from './exchange/simulatedFill.js';
+import { LedgerView } from './execution/ledgerView.js';
 import { LiveExecutor } from './execution/liveExecutor.js';
 import { PAPER_SLIPPAGE_BPS, PaperExecutor } from './execution/paperExecutor.js';
 import type { Balances, Executor } from './execution/port.js';
@@ -186,6 +187,7 @@ export class Engine {
   private readonly accrual: FundingAccrual;
   private readonly executors: Record<TradingMode, Executor | null>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly ledger: LedgerView;
   private readonly locks: Locks;
   private mode: TradingMode;
   private ready = false;
@@ -196,6 +198,7 @@ export class Engine {
   ) {
     const { config, clock, store, logger } = deps;
     const locks = deps.locks ?? new InProcessLocks();
+    this.ledger = new LedgerView(store);
     this.locks = locks;
     this.mode = config.initialMode;
     this.tickers = new TickerService(deps.exchange, clock, config.maxPriceAgeMs);
@@ -209,6 +212,7 @@ export class Engine {
         clock,
         faults: config.paperFaults,
         legLatencyMs: config.paperLegLatencyMs,
+        ledger: this.ledger,
       }),
       live: deps.liveExchange ? new LiveExecutor(deps.liveExchange, store) : null,
     };
@@ -442,11 +446,7 @@ export class Engine {
   async pnl(): Promise<PnlReport> {
     await this.currentMode();
     const positions = (await this.deps.store.listPositions()).filter((p) => p.mode === this.mode);
-    const ledger = await this.deps.store.listLedger();
-    const funding = new Map<string, Decimal>();
-    for (const entry of ledger) {
-      if (entry.kind === 'funding') funding.set(entry.ref, (funding.get(entry.ref) ?? ZERO).plus(entry.amount));
-    }
+    const funding = await this.ledger.fundingByPosition();
     const rows: PnlRow[] = [];
     for (const position of positions) {
       const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
@@ -787,8 +787,7 @@ export class Engine {
   }
 
   private async fundingEarned(positionId: string): Promise<Decimal> {
-    const ledger = await this.deps.store.listLedger();
-    return ledger.filter((e) => e.kind === 'funding' && e.ref === positionId).reduce((sum, e) => sum.plus(e.amount), ZERO);
+    return (await this.ledger.fundingByPosition()).get(positionId) ?? ZERO;
   }
 
   private async fundingFor(coin: string): Promise<FundingOpportunity | null> {

@@ -35,6 +35,8 @@ export class AlertSender {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** A poke that came while the sender was busy, so its next idle pause is skipped. */
+  private poked = false;
 
   constructor(
     private readonly outbox: Outbox,
@@ -51,6 +53,7 @@ export class AlertSender {
 
   /** Nudges the sender after an alert was queued. */
   poke(): void {
+    this.poked = true;
     this.wake?.();
   }
 
@@ -126,12 +129,20 @@ export class AlertSender {
   }
 
   private pause(ms: number, wakeable = true): Promise<void> {
+    if (wakeable && this.poked) {
+      this.poked = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        if (wakeable) {
+          this.wake = null;
+          this.poked = false;
+        }
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       if (wakeable) this.wake = done;
     });
   }

@@ -1,3 +1,4 @@
+import { LedgerView } from '../../src/engine/execution/ledgerView.js';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/engine/domain/clock.js';
 import { Decimal, ZERO } from '../../src/engine/domain/decimal.js';
@@ -182,7 +183,7 @@ export async function buildHarness(options: HarnessOptions = {}) {
   await tickers.refresh(instruments.allSymbols());
   const inner: Executor =
     mode === 'paper'
-      ? new PaperExecutor({ store, tickers, instruments, clock, faults, legLatencyMs })
+      ? new PaperExecutor({ store, tickers, instruments, clock, faults, legLatencyMs, ledger: new LedgerView(store) })
       : new LiveExecutor(exchange, store);
   if (mode === 'paper') await store.appendLedger(deposits(START_USDT));
   const executor = new RecordingExecutor(inner, clock);

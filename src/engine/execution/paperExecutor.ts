@@ -7,6 +7,7 @@ import type { InstrumentInfo } from '../market/instrumentInfo.js';
 import type { TickerService } from '../market/tickerService.js';
 import type { Store } from '../store/port.js';
 import { fillLedgerEntries } from './ledgerEntries.js';
+import type { LedgerView } from './ledgerView.js';
 import type { Balances, Executor } from './port.js';
 
 export const PAPER_SLIPPAGE_BPS = new Decimal(5);
@@ -28,6 +29,7 @@ export class PaperExecutor implements Executor {
       clock: Clock;
       faults: FaultPlan;
       legLatencyMs: number;
+      ledger: LedgerView;
     },
   ) {}
 
@@ -57,8 +59,8 @@ export class PaperExecutor implements Executor {
     return this.deps.store.getFill(clientOrderId);
   }
 
-  async balances(): Promise<Balances> {
-    return sumLedger(await this.deps.store.listLedger(), this.mode);
+  balances(): Promise<Balances> {
+    return this.deps.ledger.balancesOf(this.mode);
   }
 }
 

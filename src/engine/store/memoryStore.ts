@@ -78,8 +78,8 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async listLedger(): Promise<LedgerEntry[]> {
-    return this.ledger.map((text) => decode<LedgerEntry>(text));
+  async listLedger(fromIndex = 0): Promise<LedgerEntry[]> {
+    return this.ledger.slice(fromIndex).map((text) => decode<LedgerEntry>(text));
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {

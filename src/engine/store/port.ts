@@ -34,8 +34,8 @@ export interface Store {
 
   /** Appends ledger lines atomically unless a line with the first entry's id exists; true if written. */
   appendLedger(entries: LedgerEntry[]): Promise<boolean>;
-  /** Ledger lines in append order. */
-  listLedger(): Promise<LedgerEntry[]>;
+  /** Ledger lines in append order, from the `fromIndex`-th line on (0: all). */
+  listLedger(fromIndex?: number): Promise<LedgerEntry[]>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** The newest `limit` audit entries, newest first. */

@@ -152,8 +152,8 @@ export class RedisStore implements Store {
     return written === 1;
   }
 
-  async listLedger(): Promise<LedgerEntry[]> {
-    const texts = await this.redis.lrange(this.keys.ledger, 0, -1);
+  async listLedger(fromIndex = 0): Promise<LedgerEntry[]> {
+    const texts = await this.redis.lrange(this.keys.ledger, fromIndex, -1);
     return texts.map((text) => decode<LedgerEntry>(text));
   }
 

@@ -1,3 +1,4 @@
+import { LedgerView } from '../../../src/engine/execution/ledgerView.js';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/engine/domain/clock.js';
 import { Decimal, ZERO } from '../../../src/engine/domain/decimal.js';
@@ -27,6 +28,7 @@ async function paper(options: { legLatencyMs?: number; faults?: string } = {}) {
     tickers,
     instruments,
     clock,
+    ledger: new LedgerView(store),
     faults: FaultPlan.parse(options.faults),
     legLatencyMs: options.legLatencyMs ?? 0,
   });

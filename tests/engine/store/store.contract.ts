@@ -296,6 +296,14 @@ export function storeContract(
     });
 
     describe('appendLedger', () => {
+      it('lists the ledger from any line on, for readers that keep running sums', async () => {
+        await store.appendLedger([entry('r1', '1'), entry('r2', '2')]);
+        await store.appendLedger([entry('r3', '3')]);
+        expect((await store.listLedger(0)).map((e) => e.id)).toEqual(['r1', 'r2', 'r3']);
+        expect((await store.listLedger(2)).map((e) => e.id)).toEqual(['r3']);
+        expect(await store.listLedger(3)).toEqual([]);
+      });
+
       it('appends in order and refuses a batch whose first id is already there', async () => {
         expect(await store.appendLedger([entry('f1', '0.5'), entry('f2', '-0.5')])).toBe(true);
         expect(await store.appendLedger([entry('f3', '1')])).toBe(true);

@@ -22,29 +22,46 @@ export function fundingAprPct(rate: FundingRate): Decimal {
   return rate.rate.mul(HOURS_PER_YEAR).div(rate.intervalHours).mul(100);
 }
 
-/** Ranks coins by net APR, best first; `holdDays` spreads the round-trip fees over a typical hold. */
+/**
+ * Ranks coins by net APR, best first; `holdDays` spreads the round-trip fees over a typical hold.
+ * Factors that repeat (per interval, per fee schedule) are computed once per call, so each row
+ * costs a few multiplications and at most one division.
+ */
 export function rankFunding(
   rates: readonly FundingRate[],
   pairOf: (coin: string) => HedgePair | null,
   fees: FeeCalculator,
   holdDays: number,
 ): FundingOpportunity[] {
+  const aprFactors = new Map<number, Decimal>();
+  const feeAprFactor = new Decimal(36_500).div(holdDays);
+  const roundTrips = new Map<string, { roundTrip: Decimal; feeAprPct: Decimal }>();
   const rows: FundingOpportunity[] = [];
   for (const rate of rates) {
     const pair = pairOf(rate.coin);
     if (!pair) continue;
-    const roundTrip = fees.roundTripRate(pair);
-    const aprPct = fundingAprPct(rate);
-    const feeAprPct = roundTrip.mul(365).div(holdDays).mul(100);
-    const ratePerHour = rate.rate.div(rate.intervalHours);
+    const feeKey = `${pair.spot.takerFeeRate.toString()}/${pair.perp.takerFeeRate.toString()}`;
+    let fee = roundTrips.get(feeKey);
+    if (!fee) {
+      const roundTrip = fees.roundTripRate(pair);
+      fee = { roundTrip, feeAprPct: roundTrip.mul(feeAprFactor) };
+      roundTrips.set(feeKey, fee);
+    }
+    let aprFactor = aprFactors.get(rate.intervalHours);
+    if (!aprFactor) {
+      aprFactor = HOURS_PER_YEAR.mul(100).div(rate.intervalHours);
+      aprFactors.set(rate.intervalHours, aprFactor);
+    }
+    const aprPct = rate.rate.mul(aprFactor);
     rows.push({
       coin: rate.coin,
       rate: rate.rate,
       intervalHours: rate.intervalHours,
       nextFundingTimeMs: rate.nextFundingTimeMs,
       fundingAprPct: aprPct,
-      netAprPct: aprPct.minus(feeAprPct),
-      breakEvenHours: ratePerHour.gt(0) ? roundTrip.div(ratePerHour) : null,
+      netAprPct: aprPct.minus(fee.feeAprPct),
+      // Hours for funding (rate per interval) to pay the round trip: fees × interval / rate.
+      breakEvenHours: rate.rate.gt(0) ? fee.roundTrip.mul(rate.intervalHours).div(rate.rate) : null,
     });
   }
   return rows.sort((a, b) => b.netAprPct.comparedTo(a.netAprPct));

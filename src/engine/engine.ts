@@ -170,6 +170,7 @@ export interface RecoveryReport {
 const MAX_NOTIONAL_INPUT = new Decimal('1e12');
 const SCAN_KEY = 'funding:scan';
 const HALT_KEY = 'trading:halt';
+const LIQUIDATION_KEY = 'liquidation:near';
 const ABOVE_KEY = 'funding:above-threshold';
 
 /**
@@ -428,7 +429,8 @@ export class Engine {
     await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
-    const positions = await Promise.all(open.map((p) => this.positionView(p)));
+    const funding = await this.ledger.fundingByPosition();
+    const positions = open.map((p) => this.positionView(p, funding));
     return {
       mode: this.mode,
       liveConfigured: this.liveConfigured(),
@@ -455,7 +457,7 @@ export class Engine {
       if (position.status === 'closed') {
         rows.push({ position, realisedUsd: position.realisedPnlUsd ?? ZERO, fundingUsd, feesUsd, unrealisedUsd: ZERO });
       } else {
-        const view = await this.positionView(position);
+        const view = this.positionView(position, funding);
         rows.push({ position, realisedUsd: ZERO, fundingUsd, feesUsd, unrealisedUsd: view.unrealisedPnlUsd });
       }
     }
@@ -591,13 +593,14 @@ export class Engine {
     await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];
-    for (const position of (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode)) {
+    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
+    await this.checkLiquidations(open);
+    for (const position of open) {
       // What the account holds, capped at what the hedge booked (the account may hold more).
       const spotHeld = Decimal.max(ZERO, Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty));
       const perpHeld = Decimal.max(ZERO, Decimal.min((balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg(), position.perpLeg.qty));
       const delta = this.validator.check(position.coin, spotHeld, perpHeld);
       results.push(delta);
-      await this.checkLiquidation(await this.positionView(position));
       if (delta.withinTolerance) continue;
       const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
       const op = this.newOperation('close', position.coin, system, { positionId: position.id });
@@ -735,16 +738,9 @@ export class Engine {
     return Decimal.max(move(this.tickers.get(pair.spot.symbol).last, spotQuoted), move(this.tickers.get(pair.perp.symbol).last, perpQuoted));
   }
 
-  private async positionView(position: Position): Promise<PositionView> {
-    const mark = (symbol: string): Decimal | null => {
-      try {
-        return this.tickers.get(symbol).last;
-      } catch {
-        return null;
-      }
-    };
-    const spotMark = mark(position.spotLeg.symbol);
-    const perpMark = mark(position.perpLeg.symbol);
+  private positionView(position: Position, funding: ReadonlyMap<string, Decimal>): PositionView {
+    const spotMark = this.markOrNull(position.spotLeg.symbol);
+    const perpMark = this.markOrNull(position.perpLeg.symbol);
     const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
     const unrealisedPnlUsd =
       spotMark && perpMark
@@ -756,7 +752,7 @@ export class Engine {
       spotMark,
       perpMark,
       delta: this.validator.check(position.coin, position.spotLeg.qty, position.perpLeg.qty),
-      fundingEarnedUsd: await this.fundingEarned(position.id),
+      fundingEarnedUsd: funding.get(position.id) ?? ZERO,
       unrealisedPnlUsd,
       liquidationPrice,
       liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
@@ -773,16 +769,30 @@ export class Engine {
     return position.perpLeg.entryPrice.mul(new Decimal(1).div(perpLeverage).plus(1).minus(this.deps.config.maintenanceMarginRate));
   }
 
-  /** Alerts once when a short's liquidation comes closer than the configured distance. */
-  private async checkLiquidation(view: PositionView): Promise<void> {
-    const key = `liquidation-near:${view.position.id}`;
-    const near = view.liquidationDistancePct !== null && view.liquidationDistancePct.lt(this.deps.config.liquidationAlertPct);
-    const alerted = (await this.deps.store.getValue<boolean>(key)) === true;
-    if (near && !alerted) {
-      await this.deps.store.putValue(key, true);
-      this.events.emit({ type: 'liquidation', critical: true, position: view.position, liquidationPrice: view.liquidationPrice, distancePct: view.liquidationDistancePct ?? ZERO });
-    } else if (!near && alerted) {
-      await this.deps.store.putValue(key, false);
+  /**
+   * Alerts once per position when its short's liquidation comes closer than the configured
+   * distance, and again only after it moved away; one read and at most one write per check.
+   */
+  private async checkLiquidations(open: readonly Position[]): Promise<void> {
+    const alerted = new Set((await this.deps.store.getValue<string[]>(LIQUIDATION_KEY)) ?? []);
+    const near = new Set<string>();
+    for (const position of open) {
+      const mark = this.markOrNull(position.perpLeg.symbol);
+      if (!mark) continue;
+      const liquidationPrice = this.liquidationPrice(position);
+      const distancePct = liquidationPrice.minus(mark).div(mark).mul(100);
+      if (distancePct.gte(this.deps.config.liquidationAlertPct)) continue;
+      near.add(position.id);
+      if (!alerted.has(position.id)) this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, distancePct });
+    }
+    if (near.size !== alerted.size || [...near].some((id) => !alerted.has(id))) await this.deps.store.putValue(LIQUIDATION_KEY, [...near]);
+  }
+
+  private markOrNull(symbol: string): Decimal | null {
+    try {
+      return this.tickers.get(symbol).last;
+    } catch {
+      return null;
     }
   }
 

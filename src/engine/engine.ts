@@ -313,8 +313,7 @@ export class Engine {
 
   async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
     this.assertReady();
-    await this.currentMode();
-    await this.assertNotHalted();
+    await Promise.all([this.currentMode(), this.assertNotHalted()]);
     const pair = this.pairOf(coinText);
     if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
       throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
@@ -326,11 +325,13 @@ export class Engine {
       notionalUsd,
       quote: { spotPrice, perpPrice, qty, quotedAtMs: now, expiresAtMs: now + this.deps.config.quoteTtlMs },
     });
-    await this.deps.store.putOperation(operation);
     const spot = this.legQuote(pair, 'spot', 'buy', qty, spotPrice);
     const perp = this.legQuote(pair, 'perp', 'sell', qty, perpPrice);
-    const funding = await this.fundingFor(pair.coin);
-    await this.audit(by, `preview open ${pair.coin} ${notionalUsd.toString()} USD`, `operation ${operation.id}`);
+    const [, funding] = await Promise.all([
+      this.deps.store.putOperation(operation),
+      this.fundingFor(pair.coin),
+      this.audit(by, `preview open ${pair.coin} ${notionalUsd.toString()} USD`, `operation ${operation.id}`),
+    ]);
     return { operation, spot, perp, feesUsd: spot.feeUsd.plus(perp.feeUsd), funding };
   }
 
@@ -408,8 +409,7 @@ export class Engine {
         throw err;
       }
     }
-    await this.finish(op, 'confirmed', `confirmed by ${by.name}`);
-    await this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`);
+    await Promise.all([this.finish(op, 'confirmed', `confirmed by ${by.name}`), this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`)]);
     return op;
   }
 
@@ -718,8 +718,7 @@ export class Engine {
   }
 
   private async quoteOpen(pair: HedgePair, notionalUsd: Decimal): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
-    const open = await this.deps.store.listOpenPositions();
-    const balances = await this.executor(this.mode).balances();
+    const [open, balances] = await Promise.all([this.deps.store.listOpenPositions(), this.executor(this.mode).balances()]);
     this.risk.checkOpen({ pair, notionalUsd, openPositions: open, balances });
     const spotPrice = this.tickers.get(pair.spot.symbol).last;
     const perpPrice = this.tickers.get(pair.perp.symbol).last;
@@ -765,8 +764,11 @@ export class Engine {
    * isolated margin; cross margin on a larger account sits further away.
    */
   private liquidationPrice(position: Position): Decimal {
-    const { perpLeverage } = this.deps.config.limits;
-    return position.perpLeg.entryPrice.mul(new Decimal(1).div(perpLeverage).plus(1).minus(this.deps.config.maintenanceMarginRate));
+    return position.perpLeg.entryPrice.mul(this.liquidationFactor());
+  }
+
+  private liquidationFactor(): Decimal {
+    return new Decimal(1).div(this.deps.config.limits.perpLeverage).plus(1).minus(this.deps.config.maintenanceMarginRate);
   }
 
   /**
@@ -776,12 +778,15 @@ export class Engine {
   private async checkLiquidations(open: readonly Position[]): Promise<void> {
     const alerted = new Set((await this.deps.store.getValue<string[]>(LIQUIDATION_KEY)) ?? []);
     const near = new Set<string>();
+    const factor = this.liquidationFactor();
+    const alertAt = this.deps.config.liquidationAlertPct.div(100).plus(1);
     for (const position of open) {
       const mark = this.markOrNull(position.perpLeg.symbol);
       if (!mark) continue;
-      const liquidationPrice = this.liquidationPrice(position);
+      const liquidationPrice = position.perpLeg.entryPrice.mul(factor);
+      // Near when liquidation is below mark × (1 + alert %); the division only for those.
+      if (liquidationPrice.gte(mark.mul(alertAt))) continue;
       const distancePct = liquidationPrice.minus(mark).div(mark).mul(100);
-      if (distancePct.gte(this.deps.config.liquidationAlertPct)) continue;
       near.add(position.id);
       if (!alerted.has(position.id)) this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, distancePct });
     }

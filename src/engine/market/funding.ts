@@ -1,4 +1,4 @@
-import { Decimal } from '../domain/decimal.js';
+import { Decimal, ZERO } from '../domain/decimal.js';
 import type { FundingRate } from '../domain/types.js';
 import type { FeeCalculator } from './feeCalculator.js';
 import type { HedgePair } from './instrumentInfo.js';
@@ -35,6 +35,7 @@ export function rankFunding(
 ): FundingOpportunity[] {
   const aprFactors = new Map<number, Decimal>();
   const feeAprFactor = new Decimal(36_500).div(holdDays);
+  // Many coins share a fee schedule, so the round trip is computed once per schedule.
   const roundTrips = new Map<string, { roundTrip: Decimal; feeAprPct: Decimal }>();
   const rows: FundingOpportunity[] = [];
   for (const rate of rates) {
@@ -61,7 +62,7 @@ export function rankFunding(
       fundingAprPct: aprPct,
       netAprPct: aprPct.minus(fee.feeAprPct),
       // Hours for funding (rate per interval) to pay the round trip: fees × interval / rate.
-      breakEvenHours: rate.rate.gt(0) ? fee.roundTrip.mul(rate.intervalHours).div(rate.rate) : null,
+      breakEvenHours: rate.rate.gt(ZERO) ? fee.roundTrip.mul(rate.intervalHours).div(rate.rate) : null,
     });
   }
   return rows.sort((a, b) => b.netAprPct.comparedTo(a.netAprPct));

@@ -1,51 +1,17 @@
-import { pino } from 'pino';
-import { startApp, type AppHandle } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
 import { Decimal } from '../src/engine/index.js';
-import { BotApiEmulator, type EmulatedUser } from '../tests/support/botApiEmulator.js';
+import { ADMIN, OPS_CHAT, startTelegramAppOn, type TelegramApp } from '../tests/support/telegramAppCore.js';
 import { freshPrefix } from './engineBench.js';
 import { collect } from './stats.js';
 
-const TOKEN = '5550001234:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
-const OPS_CHAT = -1001234567;
-const ADMIN: EmulatedUser = { id: 1, first_name: 'Alice', username: 'alice' };
 
 /** Alert pacing for the delivery figure: no least gap and no per-minute cap, so it shows the pipeline, not the pacing. */
 export const ALERT_BENCH_PACING = { ALERT_MIN_GAP_MS: '0', ALERT_MAX_PER_MINUTE: '100000' } as const;
 
-export interface TelegramBench {
-  emulator: BotApiEmulator;
-  app: AppHandle;
-  stop(): Promise<void>;
-}
+export type TelegramBench = TelegramApp;
 
-/**
- * The whole app in this process (startApp, role all: TelegramFront, BullMQ runtime, schedulers,
- * RedisStore) with real telegraf long-polling a local Bot API emulator; the bench's counterpart of
- * tests/support/telegramApp.ts, on a Redis URL it is given.
- */
-export async function startTelegramBench(redisUrl: string, env: Record<string, string> = {}): Promise<TelegramBench> {
-  const emulator = new BotApiEmulator(TOKEN);
-  await emulator.start();
-  const config = loadConfig({
-    TELEGRAM_BOT_TOKEN: TOKEN,
-    TELEGRAM_API_ROOT: emulator.apiRoot,
-    OPS_CHAT_ID: String(OPS_CHAT),
-    ADMIN_IDS: String(ADMIN.id),
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: freshPrefix('t'),
-    ...ALERT_BENCH_PACING,
-    ...env,
-  });
-  const app = await startApp(config, { redisUrl, logger: pino({ level: 'silent' }) });
-  return {
-    emulator,
-    app,
-    async stop() {
-      await app.stop();
-      await emulator.stop();
-    },
-  };
+/** The whole app in this process against the emulator (the tests' harness), on the bench's Redis. */
+export function startTelegramBench(redisUrl: string, env: Record<string, string> = {}): Promise<TelegramBench> {
+  return startTelegramAppOn(redisUrl, { REDIS_PREFIX: freshPrefix('t'), ...ALERT_BENCH_PACING, ...env });
 }
 
 /** Opens a few hedges through the facade so /status has rows to compute and print, as in use. */

@@ -158,6 +158,8 @@ export interface HarnessOptions {
   hedgeTimeoutMs?: number;
   toleranceBps?: Decimal;
   seed?: number;
+  /** Wraps the executor, to give the venue a behaviour of its own (lost answers, failing lookups). */
+  wrap?: (inner: Executor) => Executor;
 }
 
 /**
@@ -186,7 +188,7 @@ export async function buildHarness(options: HarnessOptions = {}) {
       ? new PaperExecutor({ store, tickers, instruments, clock, faults, legLatencyMs, ledger: new LedgerView(store) })
       : new LiveExecutor(exchange, store);
   if (mode === 'paper') await store.appendLedger(deposits(START_USDT));
-  const executor = new RecordingExecutor(inner, clock);
+  const executor = new RecordingExecutor(options.wrap ? options.wrap(inner) : inner, clock);
   const events: EngineEvent[] = [];
   const bus = new EventBus();
   bus.subscribe((event) => events.push(event));

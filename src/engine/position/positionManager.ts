@@ -394,16 +394,27 @@ export class PositionManager {
     try {
       const result = await Promise.race([executor.execute(request), this.deps.clock.sleep(this.deps.hedgeTimeoutMs).then(() => null)]);
       if (result) return { request, fill: result, error: null, timedOut: false };
-      const found = await executor.lookup(request.symbol, request.clientOrderId);
-      return {
-        request,
-        fill: found,
-        error: found ? null : new OrderTimeoutError(`no answer within ${this.deps.hedgeTimeoutMs} ms`),
-        timedOut: !found,
-      };
+      return await this.lookUpUnknown(executor, request, new OrderTimeoutError(`no answer within ${this.deps.hedgeTimeoutMs} ms`));
     } catch (err) {
-      this.deps.logger.info({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'order failed');
-      return { request, fill: null, error: asBotError(err), timedOut: false };
+      const error = asBotError(err);
+      this.deps.logger.info({ clientOrderId: request.clientOrderId, err: error.message }, 'order failed');
+      // An unknown outcome (timeout, network) is looked up, never taken for a refusal.
+      if (error instanceof OrderTimeoutError) return this.lookUpUnknown(executor, request, error);
+      return { request, fill: null, error, timedOut: false };
+    }
+  }
+
+  /** Asks the venue for an order whose answer was lost; a failing lookup is tried three times. */
+  private async lookUpUnknown(executor: Executor, request: OrderRequest, cause: OrderTimeoutError): Promise<LegOutcome> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const found = await executor.lookup(request.symbol, request.clientOrderId);
+        return { request, fill: found, error: found ? null : cause, timedOut: !found };
+      } catch (err) {
+        this.deps.logger.warn({ clientOrderId: request.clientOrderId, attempt, err: asBotError(err).message }, 'order lookup failed');
+        if (attempt >= 3) return { request, fill: null, error: cause, timedOut: true };
+        await this.deps.clock.sleep(500 * attempt);
+      }
     }
   }
 

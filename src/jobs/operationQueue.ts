@@ -34,6 +34,8 @@ export class OperationQueue {
   ) {
     this.queue = new Queue<OperationJob, OperationJobResult>(OPERATIONS_QUEUE, { connection, prefix });
     this.queue.on('error', (err) => this.logger.debug({ err: err.message }, 'operations queue connection error'));
+    // Every caller waiting for its operation adds a listener; many at once is normal here.
+    this.queue.setMaxListeners(0);
   }
 
   /** Submits (or finds) the job of an operation and waits up to `waitMs` for its result. */
@@ -41,6 +43,7 @@ export class OperationQueue {
     if (!this.events) {
       this.events = new QueueEvents(OPERATIONS_QUEUE, { connection: eventsConnection(), prefix: this.prefix });
       this.events.on('error', (err) => this.logger.debug({ err: err.message }, 'operations events connection error'));
+      this.events.setMaxListeners(0);
     }
     await this.events.waitUntilReady();
     const added = await this.queue.add('run', job, {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { OUTCOMES_DIR, OUTCOMES_FILE, type FaultOutcome } from './outcomes.js';
 
 const REPORT = join(process.cwd(), 'docs', 'RELIABILITY.md');
+/** The groups a full run records; a partial run (one file) must not overwrite the full report. */
+const FULL_RUN_GROUPS = 8;
 
 /**
  * Clears earlier outcomes before the fault suite and writes docs/RELIABILITY.md after it, from
@@ -31,7 +33,8 @@ export default function setup(): () => void {
       }
       lines.push('');
     }
-    mkdirSync(join(process.cwd(), 'docs'), { recursive: true });
-    writeFileSync(REPORT, lines.join('\n'));
+    const target = groups.length >= FULL_RUN_GROUPS ? REPORT : join(OUTCOMES_DIR, 'RELIABILITY.partial.md');
+    mkdirSync(join(target, '..'), { recursive: true });
+    writeFileSync(target, lines.join('\n'));
   };
 }

@@ -738,8 +738,8 @@ export class Engine {
   }
 
   private positionView(position: Position, funding: ReadonlyMap<string, Decimal>): PositionView {
-    const spotMark = this.markOrNull(position.spotLeg.symbol);
-    const perpMark = this.markOrNull(position.perpLeg.symbol);
+    const spotMark = this.tickers.lastOrNull(position.spotLeg.symbol);
+    const perpMark = this.tickers.lastOrNull(position.perpLeg.symbol);
     const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
     const unrealisedPnlUsd =
       spotMark && perpMark
@@ -781,7 +781,7 @@ export class Engine {
     const factor = this.liquidationFactor();
     const alertAt = this.deps.config.liquidationAlertPct.div(100).plus(1);
     for (const position of open) {
-      const mark = this.markOrNull(position.perpLeg.symbol);
+      const mark = this.tickers.lastOrNull(position.perpLeg.symbol);
       if (!mark) continue;
       const liquidationPrice = position.perpLeg.entryPrice.mul(factor);
       // Near when liquidation is below mark × (1 + alert %); the division only for those.
@@ -791,14 +791,6 @@ export class Engine {
       if (!alerted.has(position.id)) this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, distancePct });
     }
     if (near.size !== alerted.size || [...near].some((id) => !alerted.has(id))) await this.deps.store.putValue(LIQUIDATION_KEY, [...near]);
-  }
-
-  private markOrNull(symbol: string): Decimal | null {
-    try {
-      return this.tickers.get(symbol).last;
-    } catch {
-      return null;
-    }
   }
 
   private async fundingEarned(positionId: string): Promise<Decimal> {

@@ -3,6 +3,12 @@ import type { LedgerEntry, TradingMode } from '../domain/types.js';
 import type { Store } from '../store/port.js';
 import type { Balances } from './port.js';
 
+/** Adds one ledger line to the balances it belongs to. */
+export function addToBalances(balances: Balances, entry: LedgerEntry): void {
+  const book = balances[entry.account];
+  book.set(entry.asset, (book.get(entry.asset) ?? ZERO).plus(entry.amount));
+}
+
 /**
  * Running sums over the append-only ledger: balances by mode, account and asset, and funding by
  * position. Each refresh reads only the lines appended since the last one (by any process), so
@@ -46,8 +52,7 @@ export class LedgerView {
   }
 
   private add(entry: LedgerEntry): void {
-    const book = this.balances[entry.mode][entry.account];
-    book.set(entry.asset, (book.get(entry.asset) ?? ZERO).plus(entry.amount));
+    addToBalances(this.balances[entry.mode], entry);
     if (entry.kind === 'funding') this.funding.set(entry.ref, (this.funding.get(entry.ref) ?? ZERO).plus(entry.amount));
   }
 }

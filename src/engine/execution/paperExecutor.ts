@@ -1,5 +1,5 @@
 import type { Clock } from '../domain/clock.js';
-import { Decimal, ZERO } from '../domain/decimal.js';
+import { Decimal } from '../domain/decimal.js';
 import type { LedgerEntry, OrderRequest, OrderResult } from '../domain/types.js';
 import type { FaultPlan } from '../exchange/faults.js';
 import { simulateFill } from '../exchange/simulatedFill.js';
@@ -7,7 +7,7 @@ import type { InstrumentInfo } from '../market/instrumentInfo.js';
 import type { TickerService } from '../market/tickerService.js';
 import type { Store } from '../store/port.js';
 import { fillLedgerEntries } from './ledgerEntries.js';
-import type { LedgerView } from './ledgerView.js';
+import { addToBalances, type LedgerView } from './ledgerView.js';
 import type { Balances, Executor } from './port.js';
 
 export const PAPER_SLIPPAGE_BPS = new Decimal(5);
@@ -67,10 +67,6 @@ export class PaperExecutor implements Executor {
 /** Balances by account and asset: exactly the sum of the ledger lines of one mode. */
 export function sumLedger(entries: readonly LedgerEntry[], mode: string): Balances {
   const balances: Balances = { spot: new Map(), perp: new Map() };
-  for (const entry of entries) {
-    if (entry.mode !== mode) continue;
-    const book = balances[entry.account];
-    book.set(entry.asset, (book.get(entry.asset) ?? ZERO).plus(entry.amount));
-  }
+  for (const entry of entries) if (entry.mode === mode) addToBalances(balances, entry);
   return balances;
 }

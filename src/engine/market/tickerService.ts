@@ -1,4 +1,5 @@
 import type { Clock } from '../domain/clock.js';
+import type { Decimal } from '../domain/decimal.js';
 import { PriceUnavailableError } from '../domain/errors.js';
 import type { Ticker } from '../domain/types.js';
 import type { Exchange } from '../exchange/port.js';
@@ -35,6 +36,13 @@ export class TickerService {
       );
     }
     return ticker;
+  }
+
+  /** The fresh last price, or null when there is none (for views that can show "stale"). */
+  lastOrNull(symbol: string): Decimal | null {
+    const ticker = this.cache.get(symbol);
+    if (!ticker || this.clock.nowMs() - ticker.timestampMs > this.maxAgeMs) return null;
+    return ticker.last;
   }
 
   /** Age of the cached price in ms, or null when there is none. */

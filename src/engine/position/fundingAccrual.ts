@@ -44,7 +44,7 @@ export class FundingAccrual {
   }
 
   private async book(position: Position, rate: Decimal, fundingTimeMs: number): Promise<Position> {
-    const mark = this.markOrEntry(position);
+    const mark = this.deps.tickers.lastOrNull(position.perpLeg.symbol) ?? position.perpLeg.entryPrice;
     const amountUsd = rate.mul(position.perpLeg.qty).mul(mark);
     const written = await this.deps.store.appendLedger([
       {
@@ -64,13 +64,5 @@ export class FundingAccrual {
       this.deps.events.emit({ type: 'funding', critical: false, position: updated, rate, amountUsd, fundingTimeMs });
     }
     return updated;
-  }
-
-  private markOrEntry(position: Position): Decimal {
-    try {
-      return this.deps.tickers.get(position.perpLeg.symbol).last;
-    } catch {
-      return position.perpLeg.entryPrice;
-    }
   }
 }

@@ -77,7 +77,7 @@ export class RiskManager {
 
   /** Sum of open perp legs at the current mark (entry price when no fresh mark). */
   totalExposureUsd(openPositions: readonly Position[]): Decimal {
-    return openPositions.reduce((sum, p) => sum.plus(p.perpLeg.qty.mul(this.markOr(p.perpLeg.symbol, p.perpLeg.entryPrice))), ZERO);
+    return openPositions.reduce((sum, p) => sum.plus(p.perpLeg.qty.mul(this.tickers.lastOrNull(p.perpLeg.symbol) ?? p.perpLeg.entryPrice)), ZERO);
   }
 
   /** USDT in the perp account minus what buying back every open short would cost now. */
@@ -93,14 +93,6 @@ export class RiskManager {
         if (err instanceof PriceUnavailableError) throw new RiskLimitError('PRICE_STALE', err.message);
         throw err;
       }
-    }
-  }
-
-  private markOr(symbol: string, fallback: Decimal): Decimal {
-    try {
-      return this.tickers.get(symbol).last;
-    } catch {
-      return fallback;
     }
   }
 }

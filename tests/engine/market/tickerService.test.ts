@@ -30,6 +30,17 @@ describe('TickerService', () => {
     }
   });
 
+  it('lastOrNull gives the fresh last price, and null exactly where get() would refuse', async () => {
+    const { clock, tickers } = setup();
+    expect(tickers.lastOrNull('BTC/USDT')).toBeNull();
+    await tickers.refresh(['BTC/USDT']);
+    const last = tickers.get('BTC/USDT').last;
+    await clock.advance(60_000);
+    expect(tickers.lastOrNull('BTC/USDT')?.toString()).toBe(last.toString());
+    await clock.advance(1);
+    expect(tickers.lastOrNull('BTC/USDT')).toBeNull();
+  });
+
   it('serves again after a refresh', async () => {
     const { clock, tickers } = setup();
     await tickers.refresh(['ETH/USDT']);

@@ -188,6 +188,8 @@ export class Engine {
   private readonly accrual: FundingAccrual;
   private readonly executors: Record<TradingMode, Executor | null>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Lock names of the operations this engine previewed, newest last (a preview's coin never changes). */
+  private readonly previewLocks = new Map<string, string>();
   private readonly ledger: LedgerView;
   private readonly locks: Locks;
   private mode: TradingMode;
@@ -313,7 +315,7 @@ export class Engine {
 
   async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
     this.assertReady();
-    await Promise.all([this.currentMode(), this.assertNotHalted()]);
+    await this.currentMode();
     const pair = this.pairOf(coinText);
     if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
       throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
@@ -328,7 +330,7 @@ export class Engine {
     const spot = this.legQuote(pair, 'spot', 'buy', qty, spotPrice);
     const perp = this.legQuote(pair, 'perp', 'sell', qty, perpPrice);
     const [, funding] = await Promise.all([
-      this.deps.store.putOperation(operation),
+      this.putPreview(operation),
       this.fundingFor(pair.coin),
       this.audit(by, `preview open ${pair.coin} ${notionalUsd.toString()} USD`, `operation ${operation.id}`),
     ]);
@@ -348,7 +350,7 @@ export class Engine {
       positionId: position.id,
       quote: { spotPrice, perpPrice, qty: position.spotLeg.qty, quotedAtMs: now, expiresAtMs: now + this.deps.config.quoteTtlMs },
     });
-    await this.deps.store.putOperation(operation);
+    await this.putPreview(operation);
     const spot = this.legQuote(pair, 'spot', 'sell', position.spotLeg.qty, spotPrice);
     const perp = this.legQuote(pair, 'perp', 'buy', position.perpLeg.qty, perpPrice);
     const feesUsd = spot.feeUsd.plus(perp.feeUsd);
@@ -373,14 +375,27 @@ export class Engine {
    */
   async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position | null }> {
     this.assertReady();
-    const first = await this.requireOperation(operationId);
-    if (first.kind === 'mode') return { operation: await this.locks.withLock('mode', () => this.applyMode(operationId, by)), position: null };
-    // The check-and-confirm runs under the coin's lock, so a double tap confirms exactly once.
-    const op = await this.locks.withLock(`coin:${first.coin}`, () => this.markConfirmed(operationId, by));
-    const position = await this.track(op.kind === 'open' ? this.manager.open(op.id) : this.manager.close(op.id));
-    return { operation: (await this.deps.store.getOperation(op.id)) ?? op, position };
+    const lock = this.previewLocks.get(operationId) ?? lockOf(await this.requireOperation(operationId));
+    if (lock === MODE_LOCK) return { operation: await this.locks.withLock(MODE_LOCK, () => this.applyMode(operationId, by)), position: null };
+    // Check, confirm and place under one hold of the coin's lock: a double tap confirms exactly
+    // once, and nothing can slip in between the last check and the orders.
+    return this.track(
+      this.locks.withLock(lock, async () => {
+        const op = await this.markConfirmed(operationId, by);
+        const place = op.kind === 'open' ? this.manager.openConfirmed(op) : this.manager.closeConfirmed(op);
+        // The audit line goes out beside the first write of the placement.
+        const [, position] = await Promise.all([this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`), place]);
+        // The manager advanced `op` in place through every stored step.
+        return { operation: op, position };
+      }),
+    );
   }
 
+  /**
+   * Checks a previewed operation under its coin's lock and marks it confirmed in memory only:
+   * the placement stores the confirmation together with its own first step. A refusal is stored
+   * at once (expired, moved, halted, over a limit).
+   */
   private async markConfirmed(operationId: string, by: Requester): Promise<Operation> {
     const op = await this.requireOperation(operationId);
     if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
@@ -402,15 +417,13 @@ export class Engine {
     }
     if (op.kind === 'open') {
       try {
-        await this.assertNotHalted();
         await this.quoteOpen(pair, op.notionalUsd ?? ZERO);
       } catch (err) {
         await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
         throw err;
       }
     }
-    await Promise.all([this.finish(op, 'confirmed', `confirmed by ${by.name}`), this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`)]);
-    return op;
+    return advanceOperation(op, 'confirmed', `confirmed by ${by.name}`, this.deps.clock.nowMs());
   }
 
   async cancel(operationId: string, by: Requester): Promise<Operation> {
@@ -495,7 +508,7 @@ export class Engine {
     await this.checkModeChange(mode);
     const now = this.deps.clock.nowMs();
     const operation = this.newOperation('mode', '-', by, { targetMode: mode, expiresAtMs: now + this.deps.config.quoteTtlMs });
-    await this.deps.store.putOperation(operation);
+    await this.putPreview(operation);
     await this.audit(by, `preview mode ${this.mode} → ${mode}`, `operation ${operation.id}`);
     return operation;
   }
@@ -661,11 +674,6 @@ export class Engine {
     return true;
   }
 
-  private async assertNotHalted(): Promise<void> {
-    const halted = await this.haltReason();
-    if (halted) throw new RiskLimitError('TRADING_HALTED', `new opens are halted until an admin checks the venue and sends /resume: ${halted}`);
-  }
-
   /** The engine's time (the injected clock), for anything that compares with its stamps. */
   nowMs(): number {
     return this.deps.clock.nowMs();
@@ -717,8 +725,10 @@ export class Engine {
     return work;
   }
 
+  /** Sizes an open after the halt and risk checks; the reads behind all three go out together. */
   private async quoteOpen(pair: HedgePair, notionalUsd: Decimal): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
-    const [open, balances] = await Promise.all([this.deps.store.listOpenPositions(), this.executor(this.mode).balances()]);
+    const [open, balances, halted] = await Promise.all([this.deps.store.listOpenPositions(), this.executor(this.mode).balances(), this.haltReason()]);
+    if (halted) throw haltedError(halted);
     this.risk.checkOpen({ pair, notionalUsd, openPositions: open, balances });
     const spotPrice = this.tickers.get(pair.spot.symbol).last;
     const perpPrice = this.tickers.get(pair.perp.symbol).last;
@@ -840,6 +850,16 @@ export class Engine {
     };
   }
 
+  /** Stores a previewed operation and remembers its lock, which its confirm then takes without a read. */
+  private async putPreview(operation: Operation): Promise<void> {
+    await this.deps.store.putOperation(operation);
+    this.previewLocks.set(operation.id, lockOf(operation));
+    if (this.previewLocks.size > REMEMBERED_PREVIEWS) {
+      const oldest = this.previewLocks.keys().next();
+      if (!oldest.done) this.previewLocks.delete(oldest.value);
+    }
+  }
+
   private async finish(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
     await this.deps.store.putOperation(advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode));
   }
@@ -858,4 +878,17 @@ export class Engine {
   private assertReady(): void {
     if (!this.ready) throw new BotError('NOT_READY', 'the engine is still reconciling unfinished operations; try again in a moment', 'retry');
   }
+}
+
+function haltedError(reason: string): RiskLimitError {
+  return new RiskLimitError('TRADING_HALTED', `new opens are halted until an admin checks the venue and sends /resume: ${reason}`);
+}
+
+const MODE_LOCK = 'mode';
+/** Previews whose lock is remembered; a confirm of an older one reads the operation first. */
+const REMEMBERED_PREVIEWS = 1_000;
+
+/** The lock an operation's confirm runs under: its coin's, or the one mode-change lock. */
+function lockOf(op: Operation): string {
+  return op.kind === 'mode' ? MODE_LOCK : `coin:${op.coin}`;
 }

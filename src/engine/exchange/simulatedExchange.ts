@@ -224,13 +224,14 @@ export class SimulatedExchange implements Exchange {
     return this.unitNoise().mul(scale).plus(1);
   }
 
-  /** Sum of three uniforms on [−1, 1] scaled to unit variance, as an exact Decimal. */
+  /**
+   * Sum of three uniforms on [−1, 1] in steps of one millionth, as an exact Decimal. The draws
+   * are summed as integers (at most 3,000,000 in size, exact in a JS number) and divided once.
+   */
   private unitNoise(): Decimal {
-    let sum = ZERO;
-    for (let i = 0; i < 3; i += 1) {
-      sum = sum.plus(new Decimal(this.random() % 2_000_001).minus(1_000_000).div(1_000_000));
-    }
-    return sum;
+    let millionths = 0;
+    for (let i = 0; i < 3; i += 1) millionths += (this.random() % 2_000_001) - 1_000_000;
+    return new Decimal(millionths).div(1_000_000);
   }
 }
 

@@ -33,26 +33,43 @@ export class PaperExecutor implements Executor {
     },
   ) {}
 
+  /**
+   * Fills once per client order id: the fill is recorded only if none is stored under that id
+   * (atomically, with its ledger lines), and a repeat gets the first fill back. So the usual
+   * order costs one store request; only a faulted one first looks for an earlier fill.
+   */
   async execute(request: OrderRequest): Promise<OrderResult> {
     const { store, tickers, instruments, clock, faults } = this.deps;
-    const done = await store.getFill(request.clientOrderId);
-    if (done) return done;
     const pair = instruments.pair(request.coin);
     const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
-    const referencePrice = tickers.get(request.symbol).last;
+    // A repeat of an order that already filled gets that fill, not a stale-price error or a fault.
+    const earlier = (): Promise<OrderResult | null> => store.getFill(request.clientOrderId);
+    let referencePrice: Decimal;
+    try {
+      referencePrice = tickers.get(request.symbol).last;
+    } catch (err) {
+      const done = await earlier();
+      if (done) return done;
+      throw err;
+    }
     if (this.deps.legLatencyMs > 0) await clock.sleep(this.deps.legLatencyMs);
+    const fault = faults.faultFor(request.kind, request.coin);
+    if (fault) {
+      const done = await earlier();
+      if (done) return done;
+    }
     const fill = simulateFill({
       request,
       instrument,
       referencePrice,
       slippageBps: PAPER_SLIPPAGE_BPS,
-      fault: faults.faultFor(request.kind, request.coin),
+      fault,
       nowMs: clock.nowMs(),
       orderId: `paper-${clock.nowMs().toString(36)}-${++this.seq}`,
     });
     if (!fill) return new Promise<OrderResult>(() => undefined);
-    const earlier = await store.recordFill(fill, fillLedgerEntries(fill, this.mode));
-    return earlier ?? fill;
+    const recorded = await store.recordFill(fill, fillLedgerEntries(fill, this.mode));
+    return recorded ?? fill;
   }
 
   lookup(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {

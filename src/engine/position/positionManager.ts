@@ -65,20 +65,27 @@ export class PositionManager {
   /** Places a confirmed open operation. Resolves to the new position or throws why there is none. */
   async open(operationId: string): Promise<Position> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
-      const op = await this.loadOperation(operationId);
-      this.expectState(op, 'confirmed');
-      if (!op.quote) throw new OperationStateError(`operation ${op.id} has no quote`);
-      const pair = this.deps.instruments.pair(op.coin);
-      const executor = this.deps.executors(op.mode);
-      const qty = op.quote.qty;
-      await this.transition(op, 'placing', `spot buy and perp sell of ${qty.toString()} ${op.coin}`);
-      const [spot, perp] = await Promise.all([
-        this.place(executor, this.order(op, 'spot', pair.spot, 'buy', qty)),
-        this.place(executor, this.order(op, 'perp', pair.perp, 'sell', qty)),
-      ]);
-      return this.settleOpen(op, pair, executor, spot, perp);
-    });
+    return this.deps.locks.withLock(`coin:${first.coin}`, async () => this.openConfirmed(await this.loadOperation(operationId)));
+  }
+
+  /**
+   * `open` for a caller that already holds the coin's lock and read `op` under it (the engine's
+   * confirm, which checks and places under one lock). Steps added to `op` and not yet stored,
+   * such as the confirmation, are stored with 'placing', before any order goes out. `op` is
+   * advanced in place, so afterwards it is the stored operation.
+   */
+  async openConfirmed(op: Operation): Promise<Position> {
+    this.expectState(op, 'confirmed');
+    if (!op.quote) throw new OperationStateError(`operation ${op.id} has no quote`);
+    const pair = this.deps.instruments.pair(op.coin);
+    const executor = this.deps.executors(op.mode);
+    const qty = op.quote.qty;
+    await this.transition(op, 'placing', `spot buy and perp sell of ${qty.toString()} ${op.coin}`);
+    const [spot, perp] = await Promise.all([
+      this.place(executor, this.order(op, 'spot', pair.spot, 'buy', qty)),
+      this.place(executor, this.order(op, 'perp', pair.perp, 'sell', qty)),
+    ]);
+    return this.settleOpen(op, pair, executor, spot, perp);
   }
 
   /**
@@ -88,22 +95,24 @@ export class PositionManager {
    */
   async close(operationId: string, held?: { spotQty: Decimal; perpQty: Decimal }): Promise<Position> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
-      const op = await this.loadOperation(operationId);
-      this.expectState(op, 'confirmed');
-      let position = await this.loadOpenPosition(op);
-      if (held) {
-        position = {
-          ...position,
-          spotLeg: { ...position.spotLeg, qty: held.spotQty },
-          perpLeg: { ...position.perpLeg, qty: held.perpQty },
-        };
-        await this.deps.store.putPosition(position);
-      }
-      const executor = this.deps.executors(position.mode);
-      await this.transition(op, 'placing', `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`);
-      return this.runClose(op, position, executor, [], []);
-    });
+    return this.deps.locks.withLock(`coin:${first.coin}`, async () => this.closeConfirmed(await this.loadOperation(operationId), held));
+  }
+
+  /** `close` for a caller holding the coin's lock, as `openConfirmed` is for `open`. */
+  async closeConfirmed(op: Operation, held?: { spotQty: Decimal; perpQty: Decimal }): Promise<Position> {
+    this.expectState(op, 'confirmed');
+    let position = await this.loadOpenPosition(op);
+    if (held) {
+      position = {
+        ...position,
+        spotLeg: { ...position.spotLeg, qty: held.spotQty },
+        perpLeg: { ...position.perpLeg, qty: held.perpQty },
+      };
+      await this.deps.store.putPosition(position);
+    }
+    const executor = this.deps.executors(position.mode);
+    await this.transition(op, 'placing', `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`);
+    return this.runClose(op, position, executor, [], []);
   }
 
   /**
@@ -348,8 +357,7 @@ export class PositionManager {
       exitFeesUsd,
       realisedPnlUsd: spotPnl.plus(perpPnl).minus(exitFeesUsd).minus(position.spotLeg.entryFeeUsd).minus(position.perpLeg.entryFeeUsd),
     };
-    await this.deps.store.putPosition(closed);
-    await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}`);
+    await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}`, undefined, closed);
     this.deps.events.emit({ type: 'closed', critical: false, operation: op, position: closed });
     return closed;
   }
@@ -383,9 +391,8 @@ export class PositionManager {
       status: 'open',
       lastFundingMs: now,
     };
-    await this.deps.store.putPosition(position);
     op.positionId = position.id;
-    await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`);
+    await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`, undefined, position);
     return position;
   }
 
@@ -474,8 +481,11 @@ export class PositionManager {
     }
   }
 
-  private async transition(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
-    await this.deps.store.putOperation(advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode));
+  /** Advances `op` and stores it; with `position`, both in one transaction (the step that made or closed it). */
+  private async transition(op: Operation, state: OperationState, note: string, errorCode?: string, position?: Position): Promise<void> {
+    const advanced = advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode);
+    if (position) await this.deps.store.putPositionAndOperation(position, advanced);
+    else await this.deps.store.putOperation(advanced);
     this.deps.logger.info({ operationId: op.id, state, note }, 'operation step');
   }
 }

@@ -46,6 +46,11 @@ export class MemoryStore implements Store {
     this.positions.set(position.id, encode(position));
   }
 
+  async putPositionAndOperation(position: Position, op: Operation): Promise<void> {
+    this.positions.set(position.id, encode(position));
+    this.operations.set(op.id, encode(op));
+  }
+
   async getPosition(id: string): Promise<Position | null> {
     return readOne<Position>(this.positions, id);
   }

@@ -24,6 +24,11 @@ export interface Store {
   listOpenPositions(): Promise<Position[]>;
   /** Every position ever stored, oldest first. */
   listPositions(): Promise<Position[]>;
+  /**
+   * Writes a position and the operation step that made or changed it in one transaction, so no
+   * reader (nor a restart) ever sees one without the other.
+   */
+  putPositionAndOperation(position: Position, op: Operation): Promise<void>;
 
   /**
    * Records a fill and its ledger lines atomically, once per client order id. Returns null when

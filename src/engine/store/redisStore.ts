@@ -69,7 +69,7 @@ export class RedisStore implements Store {
   static async connect(url: string, prefix: string): Promise<RedisStore> {
     // Commands wait through a Redis restart of up to ~30 s (reconnecting every second at most)
     // instead of failing half-way through an operation; past that they fail loudly.
-    const redis = new Redis(url, { lazyConnect: true, ...STORE_RETRY });
+    const redis = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, ...STORE_RETRY });
     // connect() only says "Connection is closed"; the error event carries the reason (e.g. ECONNREFUSED).
     let cause: unknown;
     const remember = (err: unknown): void => {
@@ -93,10 +93,7 @@ export class RedisStore implements Store {
   }
 
   async putOperation(op: Operation): Promise<void> {
-    const tx = this.redis.multi().hset(this.keys.operations, op.id, encode(op));
-    if (FINISHED_STATES.has(op.state)) tx.zrem(this.keys.unfinishedOperations, op.id);
-    else tx.zadd(this.keys.unfinishedOperations, op.createdAtMs, op.id);
-    await execOrThrow(tx);
+    await execOrThrow(this.writeOperation(this.redis.multi(), op));
   }
 
   async getOperation(id: string): Promise<Operation | null> {
@@ -108,13 +105,11 @@ export class RedisStore implements Store {
   }
 
   async putPosition(position: Position): Promise<void> {
-    const tx = this.redis
-      .multi()
-      .hset(this.keys.positions, position.id, encode(position))
-      .zadd(this.keys.allPositions, position.openedAtMs, position.id);
-    if (position.status === 'open') tx.zadd(this.keys.openPositions, position.openedAtMs, position.id);
-    else tx.zrem(this.keys.openPositions, position.id);
-    await execOrThrow(tx);
+    await execOrThrow(this.writePosition(this.redis.multi(), position));
+  }
+
+  async putPositionAndOperation(position: Position, op: Operation): Promise<void> {
+    await execOrThrow(this.writeOperation(this.writePosition(this.redis.multi(), position), op));
   }
 
   async getPosition(id: string): Promise<Position | null> {
@@ -199,6 +194,18 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.ownsClient) await this.redis.quit();
+  }
+
+  private writeOperation(tx: ChainableCommander, op: Operation): ChainableCommander {
+    tx.hset(this.keys.operations, op.id, encode(op));
+    if (FINISHED_STATES.has(op.state)) return tx.zrem(this.keys.unfinishedOperations, op.id);
+    return tx.zadd(this.keys.unfinishedOperations, op.createdAtMs, op.id);
+  }
+
+  private writePosition(tx: ChainableCommander, position: Position): ChainableCommander {
+    tx.hset(this.keys.positions, position.id, encode(position)).zadd(this.keys.allPositions, position.openedAtMs, position.id);
+    if (position.status === 'open') return tx.zadd(this.keys.openPositions, position.openedAtMs, position.id);
+    return tx.zrem(this.keys.openPositions, position.id);
   }
 
   private async readOne<T>(hash: string, id: string): Promise<T | null> {

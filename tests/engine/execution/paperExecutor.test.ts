@@ -143,6 +143,21 @@ describe('PaperExecutor', () => {
     expect(linesOf(await store.listLedger(), 'd2s')).toHaveLength(3);
   });
 
+  it('answers a repeat of a filled order with its fill, even when a stale price or a fault would refuse a new one', async () => {
+    const { executor, store, clock } = await paper({ faults: 'spot:BTC:reject' });
+    const first = await executor.execute(order('r1s', 'ETH', 'spot', 'buy', '1'));
+    // As if filled before a restart that brought SIM_FAULTS in: stored under a faulted coin.
+    const beforeFault = { ...first, clientOrderId: 'r2s', coin: 'BTC', symbol: 'BTC/USDT' };
+    expect(await store.recordFill(beforeFault, [])).toBeNull();
+    expect(await executor.execute(order('r2s', 'BTC', 'spot', 'buy', '1'))).toEqual(beforeFault);
+    await expect(executor.execute(order('r3s', 'BTC', 'spot', 'buy', '1'))).rejects.toThrow(OrderRejectedError);
+
+    await clock.advance(60_001);
+    expect(await executor.execute(order('r1s', 'ETH', 'spot', 'buy', '1'))).toEqual(first);
+    await expect(executor.execute(order('r4s', 'ETH', 'spot', 'buy', '1'))).rejects.toThrow(PriceUnavailableError);
+    expect(linesOf(await store.listLedger(), 'r1s')).toHaveLength(3);
+  });
+
   it('refuses to fill on a stale price and records nothing', async () => {
     const { executor, store, clock } = await paper();
     await clock.advance(60_001);

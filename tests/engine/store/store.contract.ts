@@ -246,6 +246,29 @@ export function storeContract(
       });
     });
 
+    describe('putPositionAndOperation', () => {
+      it('writes the position and the operation step together, each listed as its state says', async () => {
+        await store.putOperation(operation('op-open', 1_000, 'placing'));
+        await store.putPositionAndOperation(position('p1', 2_000), { ...operation('op-open', 1_000, 'open'), positionId: 'p1' });
+        expect(ids(await store.listOpenPositions())).toEqual(['p1']);
+        expect((await store.getOperation('op-open'))?.positionId).toBe('p1');
+        expect(await store.listUnfinishedOperations()).toEqual([]);
+
+        await store.putOperation(operation('op-close', 3_000, 'placing'));
+        await store.putPositionAndOperation(position('p1', 2_000, 'closed'), operation('op-close', 3_000, 'closed'));
+        expect(await store.listOpenPositions()).toEqual([]);
+        expect(ids(await store.listPositions())).toEqual(['p1']);
+        expect((await store.getOperation('op-close'))?.state).toBe('closed');
+        expect(await store.listUnfinishedOperations()).toEqual([]);
+      });
+
+      it('keeps an unfinished operation listed', async () => {
+        await store.putPositionAndOperation(position('p1', 2_000), operation('op-fix', 1_000, 'placing'));
+        expect(ids(await store.listUnfinishedOperations())).toEqual(['op-fix']);
+        expect(ids(await store.listOpenPositions())).toEqual(['p1']);
+      });
+    });
+
     describe('recordFill', () => {
       it('records the fill and its ledger lines once', async () => {
         const first = fill('coid-1', '65000.5');

@@ -18,9 +18,12 @@ export interface FundingOpportunity {
   breakEvenHours: Decimal | null;
 }
 
-export function fundingAprPct(rate: FundingRate): Decimal {
-  return rate.rate.mul(HOURS_PER_YEAR).div(rate.intervalHours).mul(100);
-}
+/**
+ * The ranking's own figures (APR %, break-even hours) are ratios to show and sort, not amounts:
+ * 12 significant digits is far more than the chat shows, and divides and compares several times
+ * faster than the 40 digits amounts carry. Rates and fees enter exactly.
+ */
+const Ratio = Decimal.clone({ precision: 12, rounding: Decimal.ROUND_HALF_EVEN });
 
 /**
  * Ranks coins by net APR, best first; `holdDays` spreads the round-trip fees over a typical hold.
@@ -34,35 +37,40 @@ export function rankFunding(
   holdDays: number,
 ): FundingOpportunity[] {
   const aprFactors = new Map<number, Decimal>();
-  const feeAprFactor = new Decimal(36_500).div(holdDays);
-  // Many coins share a fee schedule, so the round trip is computed once per schedule.
-  const roundTrips = new Map<string, { roundTrip: Decimal; feeAprPct: Decimal }>();
+  const feeAprFactor = new Ratio(36_500).div(holdDays);
+  // Pairs on one fee schedule share a round-trip object, so this holds one entry per schedule.
+  const schedules = new Map<Decimal, { feeAprPct: Decimal; feeHours: Map<number, Decimal> }>();
   const rows: FundingOpportunity[] = [];
   for (const rate of rates) {
     const pair = pairOf(rate.coin);
     if (!pair) continue;
-    const feeKey = `${pair.spot.takerFeeRate.toString()}/${pair.perp.takerFeeRate.toString()}`;
-    let fee = roundTrips.get(feeKey);
-    if (!fee) {
-      const roundTrip = fees.roundTripRate(pair);
-      fee = { roundTrip, feeAprPct: roundTrip.mul(feeAprFactor) };
-      roundTrips.set(feeKey, fee);
+    const roundTrip = fees.roundTripRate(pair);
+    let schedule = schedules.get(roundTrip);
+    if (!schedule) {
+      schedule = { feeAprPct: feeAprFactor.mul(roundTrip), feeHours: new Map() };
+      schedules.set(roundTrip, schedule);
     }
     let aprFactor = aprFactors.get(rate.intervalHours);
     if (!aprFactor) {
-      aprFactor = HOURS_PER_YEAR.mul(100).div(rate.intervalHours);
+      aprFactor = new Ratio(HOURS_PER_YEAR).mul(100).div(rate.intervalHours);
       aprFactors.set(rate.intervalHours, aprFactor);
     }
-    const aprPct = rate.rate.mul(aprFactor);
+    // Round trip × interval: the break-even's numerator, one per schedule and interval.
+    let feeHours = schedule.feeHours.get(rate.intervalHours);
+    if (!feeHours) {
+      feeHours = new Ratio(roundTrip).mul(rate.intervalHours);
+      schedule.feeHours.set(rate.intervalHours, feeHours);
+    }
+    const aprPct = aprFactor.mul(rate.rate);
     rows.push({
       coin: rate.coin,
       rate: rate.rate,
       intervalHours: rate.intervalHours,
       nextFundingTimeMs: rate.nextFundingTimeMs,
       fundingAprPct: aprPct,
-      netAprPct: aprPct.minus(fee.feeAprPct),
+      netAprPct: aprPct.minus(schedule.feeAprPct),
       // Hours for funding (rate per interval) to pay the round trip: fees × interval / rate.
-      breakEvenHours: rate.rate.gt(ZERO) ? fee.roundTrip.mul(rate.intervalHours).div(rate.rate) : null,
+      breakEvenHours: rate.rate.gt(ZERO) ? feeHours.div(rate.rate) : null,
     });
   }
   return rows.sort((a, b) => b.netAprPct.comparedTo(a.netAprPct));

@@ -122,7 +122,8 @@ export function formatEvent(event: EngineEvent): string {
     }
     case 'closed': {
       const p = event.position;
-      return `☑️ CLOSED ${p.coin} hedge ${p.id} (${who(event.operation)})\n  exit spot ${price(p.exitSpotPrice ?? new Decimal(0))}, perp ${price(p.exitPerpPrice ?? new Decimal(0))}, exit fees ${usd(p.exitFeesUsd ?? new Decimal(0))} USD\n  realised PnL ${signedUsd(p.realisedPnlUsd ?? new Decimal(0))} USD (before funding)`;
+      const dust = p.spotDustQty ? `\n  ${p.spotDustQty.toString()} ${p.coin} stays in spot as dust (less than one lot step, which the venue cannot sell)` : '';
+      return `☑️ CLOSED ${p.coin} hedge ${p.id} (${who(event.operation)})\n  exit spot ${price(p.exitSpotPrice ?? new Decimal(0))}, perp ${price(p.exitPerpPrice ?? new Decimal(0))}, exit fees ${usd(p.exitFeesUsd ?? new Decimal(0))} USD\n  realised PnL ${signedUsd(p.realisedPnlUsd ?? new Decimal(0))} USD (before funding)${dust}`;
     }
     case 'rollback': {
       const reversal = event.reversal ? `reversed: ${fillLine(event.reversal)}` : `REVERSAL FAILED: ${event.reversalError ?? 'unknown'}; act by hand`;

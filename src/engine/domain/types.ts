@@ -93,6 +93,11 @@ export interface Position {
   exitPerpPrice?: Decimal;
   exitFeesUsd?: Decimal;
   realisedPnlUsd?: Decimal;
+  /**
+   * Coins the spot close could not sell because they are less than one lot step (left by a fee
+   * the venue took in the coin). They stay in the spot wallet and are not in the realised PnL.
+   */
+  spotDustQty?: Decimal;
 }
 
 export interface DeltaStatus {

@@ -27,6 +27,13 @@ export function simulateFill(args: {
   orderId: string;
 }): OrderResult | null {
   const { request, instrument, fault } = args;
+  // As a venue does: a quantity off the lot step is refused before anything else.
+  if (!request.qty.gt(0) || !request.qty.div(instrument.qtyStep).isInteger()) {
+    throw new OrderRejectedError(
+      `${instrument.kind} ${request.side} ${request.qty.toString()} ${request.symbol} refused: the quantity must be a positive multiple of ${instrument.qtyStep.toString()}`,
+      { code: 'QTY_OFF_STEP' },
+    );
+  }
   if (fault === 'timeout') return null;
   if (fault === 'reject') {
     throw new OrderRejectedError(

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.js';
-import { Decimal, ZERO } from '../domain/decimal.js';
+import { Decimal, ZERO, floorToStep } from '../domain/decimal.js';
 import {
   BotError,
   DeltaDriftExceeded,
@@ -153,13 +153,14 @@ export class PositionManager {
       ['spot', spotNet.net, pair.spot, 'sell'],
       ['perp', perpNet.net, pair.perp, 'buy'],
     ] as const) {
-      if (net.lte(0)) continue;
-      const undo = await this.place(executor, this.order(op, `${leg}undo`, instrument, side, net));
-      if (!undo.fill || !filledQty(undo).eq(net)) {
+      const undoQty = closable(net, instrument);
+      if (undoQty.lte(0)) continue;
+      const undo = await this.place(executor, this.order(op, `${leg}undo`, instrument, side, undoQty));
+      if (!undo.fill || !filledQty(undo).eq(undoQty)) {
         await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');
         throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) could not be reversed; close it by hand`);
       }
-      reversals.push(`${leg} ${net.toString()} ${op.coin}`);
+      reversals.push(`${leg} ${undoQty.toString()} ${op.coin}${dustNote(net.minus(undoQty))}`);
     }
     if (reversals.length === 0) {
       await this.transition(op, 'failed', 'no leg had filled', 'INTERRUPTED');
@@ -232,7 +233,7 @@ export class PositionManager {
       ? new DeltaHedgeTimeout(`${op.coin} ${failedLeg} leg timed out after ${this.deps.hedgeTimeoutMs} ms`)
       : new DeltaHedgeError(`${op.coin} ${failedLeg} leg failed: ${failure}`);
     const reversal = await this.reverse(op, filled, executor);
-    if (!reversal.fill || !filledQty(reversal).eq(filled.fill.filledQty)) {
+    if (!reversal.fill || !filledQty(reversal).eq(reversal.request.qty)) {
       const reversalError = this.describeFailure(reversal);
       await this.transition(op, 'failed', `${failedLeg} leg failed and the reversal failed: ${reversalError}`, 'ROLLBACK_FAILED');
       this.deps.events.emit({ type: 'rollback', critical: true, operation: op, filled: filled.fill, failedLeg, failure, reversal: reversal.fill, reversalError });
@@ -287,12 +288,14 @@ export class PositionManager {
 
   /** Emergency close of whatever both legs hold after an open went wrong. */
   private async unwind(op: Operation, pair: HedgePair, executor: Executor, spotQty: Decimal, perpQty: Decimal): Promise<string> {
-    const [spotUndo, perpUndo] = await Promise.all([
-      this.place(executor, this.order(op, 'spotundo', pair.spot, 'sell', spotQty)),
-      this.place(executor, this.order(op, 'perpundo', pair.perp, 'buy', perpQty)),
+    const spotSell = closable(spotQty, pair.spot);
+    const perpBuy = closable(perpQty, pair.perp);
+    const undos = await Promise.all([
+      spotSell.gt(0) ? this.place(executor, this.order(op, 'spotundo', pair.spot, 'sell', spotSell)) : null,
+      perpBuy.gt(0) ? this.place(executor, this.order(op, 'perpundo', pair.perp, 'buy', perpBuy)) : null,
     ]);
-    const failures = [spotUndo, perpUndo].filter((u) => !u.fill || !filledQty(u).eq(u.request.qty));
-    if (failures.length === 0) return `both legs closed (spot sold ${spotQty.toString()}, perp bought ${perpQty.toString()})`;
+    const failures = undos.filter((u): u is LegOutcome => u !== null && (!u.fill || !filledQty(u).eq(u.request.qty)));
+    if (failures.length === 0) return `both legs closed (spot sold ${spotSell.toString()}${dustNote(spotQty.minus(spotSell))}, perp bought ${perpBuy.toString()})`;
     return `closing failed on ${failures.map((f) => `${f.request.kind} (${this.describeFailure(f)})`).join(' and ')}: act by hand`;
   }
 
@@ -300,7 +303,7 @@ export class PositionManager {
     const pair = this.deps.instruments.pair(op.coin);
     const instrument = leg.request.kind === 'spot' ? pair.spot : pair.perp;
     const side: Side = leg.request.side === 'buy' ? 'sell' : 'buy';
-    return this.place(executor, this.order(op, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, filledQty(leg)));
+    return this.place(executor, this.order(op, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, closable(filledQty(leg), instrument)));
   }
 
   private async runClose(
@@ -319,14 +322,14 @@ export class PositionManager {
     await Promise.all(
       legs.map(async ({ leg, instrument, side, fills, purposes }) => {
         for (const purpose of purposes) {
-          const remaining = leg.qty.minus(sumQty(fills));
+          const remaining = closable(leg.qty.minus(sumQty(fills)), instrument);
           if (remaining.lte(0)) return;
           if (fills.some((f) => f.clientOrderId === clientOrderId(op.id, purpose))) continue;
           const outcome = await this.place(executor, this.order(op, purpose, instrument, side, remaining));
           if (outcome.fill) fills.push(outcome.fill);
           else if (purpose === purposes[purposes.length - 1]) failures.push(`${leg.kind}: ${this.describeFailure(outcome)}`);
         }
-        const left = leg.qty.minus(sumQty(fills));
+        const left = closable(leg.qty.minus(sumQty(fills)), instrument);
         if (left.gt(0) && !failures.some((f) => f.startsWith(leg.kind))) failures.push(`${leg.kind}: ${left.toString()} ${op.coin} still open`);
       }),
     );
@@ -345,8 +348,11 @@ export class PositionManager {
     const exitSpotPrice = avgPrice(spotFills);
     const exitPerpPrice = avgPrice(perpFills);
     const exitFeesUsd = sumFees([...spotFills, ...perpFills]);
-    const spotPnl = exitSpotPrice.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty);
-    const perpPnl = position.perpLeg.entryPrice.minus(exitPerpPrice).mul(position.perpLeg.qty);
+    // What the spot close sold; dust under one lot step stays in the wallet, outside the PnL.
+    const spotSold = sumQty(spotFills);
+    const spotDust = position.spotLeg.qty.minus(spotSold);
+    const spotPnl = exitSpotPrice.minus(position.spotLeg.entryPrice).mul(spotSold);
+    const perpPnl = position.perpLeg.entryPrice.minus(exitPerpPrice).mul(sumQty(perpFills));
     const closed: Position = {
       ...position,
       status: 'closed',
@@ -356,8 +362,9 @@ export class PositionManager {
       exitPerpPrice,
       exitFeesUsd,
       realisedPnlUsd: spotPnl.plus(perpPnl).minus(exitFeesUsd).minus(position.spotLeg.entryFeeUsd).minus(position.perpLeg.entryFeeUsd),
+      ...(spotDust.gt(0) ? { spotDustQty: spotDust } : {}),
     };
-    await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}`, undefined, closed);
+    await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}${dustNote(spotDust)}`, undefined, closed);
     this.deps.events.emit({ type: 'closed', critical: false, operation: op, position: closed });
     return closed;
   }
@@ -488,6 +495,15 @@ export class PositionManager {
     else await this.deps.store.putOperation(advanced);
     this.deps.logger.info({ operationId: op.id, state, note }, 'operation step');
   }
+}
+
+/** The whole lot steps of `qty`: what an order can carry. Less than one step is dust no venue takes. */
+function closable(qty: Decimal, instrument: Instrument): Decimal {
+  return qty.gt(0) ? floorToStep(qty, instrument.qtyStep) : ZERO;
+}
+
+function dustNote(dust: Decimal): string {
+  return dust.gt(0) ? ` (${dust.toString()} left as dust under one lot step)` : '';
 }
 
 function sumQty(fills: readonly OrderResult[]): Decimal {

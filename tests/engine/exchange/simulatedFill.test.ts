@@ -84,6 +84,19 @@ describe('simulateFill', () => {
     expect(fill('buy', '0.01', 'timeout')).toBeNull();
   });
 
+  it('refuses a quantity off the lot step or not positive, as a venue does, before any fault', () => {
+    for (const qty of ['0.000015', '0', '-0.01']) {
+      expect(() => fill('sell', qty)).toThrow(OrderRejectedError);
+      expect(() => fill('sell', qty, 'timeout')).toThrow(/must be a positive multiple of 0.00001/);
+    }
+    try {
+      fill('sell', '0.0199905');
+    } catch (err) {
+      expect((err as OrderRejectedError).code).toBe('QTY_OFF_STEP');
+    }
+    expect(fill('sell', '0.01999')!.filledQty.toString()).toBe('0.01999');
+  });
+
   it('fills half, rounded down to the lot, on a partial fault', () => {
     const result = fill('buy', '0.01235', 'partial');
     expect(result!.status).toBe('partial');

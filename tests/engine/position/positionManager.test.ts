@@ -216,6 +216,27 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(balanceOf(after, 'perp', 'BTC-PERP').isZero()).toBe(true);
   });
 
+  it('rolls back a spot fill a coin fee left off-step by selling its whole lot steps (not a failed reversal)', async () => {
+    // A venue that takes its fee in the bought coin delivers 0.0199905 BTC for a 0.02 buy.
+    const coinFee: HarnessOptions['wrap'] = (inner) => ({
+      mode: inner.mode,
+      lookup: (symbol, id) => inner.lookup(symbol, id),
+      balances: () => inner.balances(),
+      async execute(request) {
+        const fill = await inner.execute(request);
+        return request.kind === 'spot' && request.side === 'buy' ? { ...fill, filledQty: fill.filledQty.minus('0.0000095') } : fill;
+      },
+    });
+    const h = await harness({ faults: 'perp:BTC:reject', wrap: coinFee });
+    const op = await putOpen(h);
+    const err = await expectRejects(h.manager.open(op.id), DeltaHedgeError);
+    expect((err as DeltaHedgeError).code).toBe('DELTA_HEDGE_FAILED');
+    expect((await stateOf(h, op.id)).state).toBe('rolled_back');
+    const [rollback] = eventsOf(h, 'rollback');
+    expect(rollback?.reversalError).toBeUndefined();
+    expect(rollback?.reversal?.filledQty.toString()).toBe('0.01999');
+  });
+
   it('reverses the perp leg (client id ending pu) when the spot is rejected', async () => {
     const h = await harness({ faults: 'spot:BTC:reject' });
     const op = await putOpen(h);
@@ -500,6 +521,36 @@ describe.each(modes)('PositionManager.close (%s)', (mode) => {
       expect(closed.realisedPnlUsd!.toString()).toBe(usdtGain.toString());
     },
   );
+
+  it('closes whole lot steps of a spot leg a coin fee left off-step, and books the rest as dust outside the PnL', async () => {
+    const h = await buildHarness({ mode });
+    const opened = await openBtc(h);
+    const entrySpot = opened.spotLeg.entryPrice;
+    const entryPerp = opened.perpLeg.entryPrice;
+    // As after a venue took 0.0000095 BTC of fee in the coin: 0.0199905 held, the step is 0.00001.
+    const position: Position = { ...opened, spotLeg: { ...opened.spotLeg, qty: d('0.0199905') } };
+    await h.store.putPosition(position);
+    await advance(h, 60_000);
+    await h.tickers.refresh(['BTC/USDT', 'BTC/USDT:USDT']);
+    const exitSpot = taker(h, 'BTC/USDT', 'sell');
+    const exitPerp = taker(h, 'BTC/USDT:USDT', 'buy');
+
+    const op = await putClose(h, position);
+    const closed = await h.manager.close(op.id);
+
+    expect(closed.status).toBe('closed');
+    expect(closed.spotDustQty?.toString()).toBe('0.0000005');
+    expect(h.executor.started().filter((id) => id.startsWith(op.id))).toEqual([clientOrderId(op.id, 'spot'), clientOrderId(op.id, 'perp')]);
+    const sold = d('0.01999');
+    const exitFees = sold.mul(exitSpot).mul(SPOT_TAKER).plus(BTC_QTY.mul(exitPerp).mul(PERP_TAKER));
+    expect(closed.exitFeesUsd!.eq(exitFees)).toBe(true);
+    const pricePnl = exitSpot.minus(entrySpot).mul(sold).plus(entryPerp.minus(exitPerp).mul(BTC_QTY));
+    expect(closed.realisedPnlUsd!.eq(pricePnl.minus(exitFees).minus(opened.spotLeg.entryFeeUsd).minus(opened.perpLeg.entryFeeUsd))).toBe(true);
+    expect((await stateOf(h, op.id)).steps.at(-1)?.note).toMatch(/0\.0000005 left as dust under one lot step/);
+    // The account sold what the close sold: the 0.02 bought less 0.01999 is left in spot.
+    expect(balanceOf(await balances(h), 'spot', 'BTC').toString()).toBe('0.00001');
+    expect(eventsOf(h, 'error')).toEqual([]);
+  });
 
   it('refuses to close a position that is already closed', async () => {
     const h = await buildHarness({ mode });

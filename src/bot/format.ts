@@ -131,6 +131,10 @@ export function formatEvent(event: EngineEvent): string {
     }
     case 'drift':
       return `🚨 DRIFT ${event.delta.coin}: spot ${event.delta.spotQty.toString()} vs perp ${event.delta.perpQty.toString()} = ${event.delta.driftBps.toFixed(1)} bps (tolerance ${event.delta.toleranceBps.toString()})${event.operation ? ` (${who(event.operation)})` : ''}\n  ${event.action}`;
+    case 'late_fill': {
+      const undo = event.reversal ? `undone: ${fillLine(event.reversal)}` : `UNDO FAILED: ${event.reversalError ?? 'unknown'}; act by hand`;
+      return `🚨 LATE FILL ${event.fill.coin} (operation ${event.operationId}): an order given up as unknown filled after all\n  ${fillLine(event.fill)}\n  ${undo}`;
+    }
     case 'recovery':
       return `🚨 RECOVERY ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): ${event.outcome}`;
     case 'funding':

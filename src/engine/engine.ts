@@ -603,6 +603,8 @@ export class Engine {
    */
   async checkDeltas(): Promise<DeltaStatus[]> {
     this.assertReady();
+    // Orders given up as unknown that filled since are undone before the legs are compared.
+    await this.manager.sweepLateFills();
     await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];

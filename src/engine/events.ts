@@ -18,6 +18,8 @@ export type EngineEvent =
     }
   | { type: 'drift'; critical: true; operation: Operation | null; delta: DeltaStatus; action: string }
   | { type: 'recovery'; critical: true; operation: Operation; outcome: string }
+  /** An order given up as unknown filled after all; `reversal` undid it, or `reversalError` says why not. */
+  | { type: 'late_fill'; critical: true; operationId: string; fill: OrderResult; reversal: OrderResult | null; reversalError?: string }
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
   | { type: 'reconcile'; critical: true; mismatches: string[] }
   | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; distancePct: Decimal }

@@ -19,7 +19,7 @@ export function newPositionId(nowMs: number): string {
 }
 
 /** The purpose of an order within an operation; part of its client order id. */
-export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo';
+export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo' | 'spotlate' | 'perplate';
 
 const PURPOSE_CODE: Record<OrderPurpose, string> = {
   spot: 's',
@@ -28,6 +28,8 @@ const PURPOSE_CODE: Record<OrderPurpose, string> = {
   perpfix: 'pf',
   spotundo: 'su',
   perpundo: 'pu',
+  spotlate: 'sl',
+  perplate: 'pl',
 };
 
 /** Deterministic: the same operation and purpose always give the same client order id. */

@@ -9,9 +9,19 @@ import type { Coin, LegKind } from '../domain/types.js';
  * - drift: the order that builds the leg (spot buy, perp sell) reports filled but delivers 3% less
  *   (as a spot venue that takes its fee in the bought coin does), so the legs drift apart; orders
  *   that unwind the leg fill in full.
+ * - late: the order that builds the leg fills, but only LATE_FAULT_DELAY_MS after it was sent, long
+ *   past the hedge timeout, so the bot gives it up as unknown first; orders that unwind fill at once.
  */
-export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift';
-const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift'];
+export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift' | 'late';
+const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift', 'late'];
+
+/** How long a `late` order takes to fill (and answer). */
+export const LATE_FAULT_DELAY_MS = 60_000;
+
+/** Only the order that builds a leg (spot buy, perp sell) falls short or comes late. */
+export function buildsLeg(kind: LegKind, side: 'buy' | 'sell'): boolean {
+  return side === (kind === 'spot' ? 'buy' : 'sell');
+}
 
 export interface Fault {
   kind: LegKind;

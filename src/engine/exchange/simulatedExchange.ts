@@ -11,7 +11,7 @@ import {
   type Ticker,
 } from '../domain/types.js';
 import type { Exchange } from './port.js';
-import { FaultPlan } from './faults.js';
+import { FaultPlan, LATE_FAULT_DELAY_MS, buildsLeg } from './faults.js';
 import { simulateFill } from './simulatedFill.js';
 import {
   SIM_CATALOG,
@@ -150,6 +150,8 @@ export class SimulatedExchange implements Exchange {
 
   private async fill(request: OrderRequest): Promise<OrderResult> {
     if (this.legLatencyMs > 0) await this.clock.sleep(this.legLatencyMs);
+    const fault = this.faults.faultFor(request.kind, request.coin);
+    if (fault === 'late' && buildsLeg(request.kind, request.side)) await this.clock.sleep(LATE_FAULT_DELAY_MS);
     this.step();
     const instrument = this.instrument(request.symbol);
     const fill = simulateFill({
@@ -157,7 +159,7 @@ export class SimulatedExchange implements Exchange {
       instrument,
       referencePrice: this.lastPrice(instrument),
       slippageBps: this.slippageBps,
-      fault: this.faults.faultFor(request.kind, request.coin),
+      fault,
       nowMs: this.clock.nowMs(),
       orderId: `sim${++this.orderSeq}`,
     });

@@ -1,7 +1,7 @@
 import { BPS, Decimal, floorToStep } from '../domain/decimal.js';
 import { OrderRejectedError } from '../domain/errors.js';
 import type { Instrument, OrderRequest, OrderResult } from '../domain/types.js';
-import type { FaultKind } from './faults.js';
+import { buildsLeg, type FaultKind } from './faults.js';
 
 const DRIFT_SHORTFALL = new Decimal('0.97');
 const PARTIAL_SHARE = new Decimal('0.5');
@@ -41,12 +41,12 @@ export function simulateFill(args: {
     );
   }
   let filledQty = request.qty;
-  // Only the order that builds a leg (spot buy, perp sell) falls short: if the unwinding orders
-  // did too, a rollback or an emergency close could never flatten the leg.
-  const buildsLeg = request.side === (request.kind === 'spot' ? 'buy' : 'sell');
-  const partial = fault === 'partial' && buildsLeg;
+  // Only the order that builds a leg falls short: if the unwinding orders did too, a rollback or
+  // an emergency close could never flatten the leg. (A `late` fault is the caller's delay.)
+  const building = buildsLeg(request.kind, request.side);
+  const partial = fault === 'partial' && building;
   if (partial) filledQty = floorToStep(request.qty.mul(PARTIAL_SHARE), instrument.qtyStep);
-  if (fault === 'drift' && buildsLeg) filledQty = floorToStep(request.qty.mul(DRIFT_SHORTFALL), instrument.qtyStep);
+  if (fault === 'drift' && building) filledQty = floorToStep(request.qty.mul(DRIFT_SHORTFALL), instrument.qtyStep);
   const avgPrice = takerPrice(args.referencePrice, request.side, args.slippageBps);
   return {
     clientOrderId: request.clientOrderId,

@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { Decimal } from '../domain/decimal.js';
 import type { LedgerEntry, OrderRequest, OrderResult } from '../domain/types.js';
-import type { FaultPlan } from '../exchange/faults.js';
+import { LATE_FAULT_DELAY_MS, buildsLeg, type FaultPlan } from '../exchange/faults.js';
 import { simulateFill } from '../exchange/simulatedFill.js';
 import type { InstrumentInfo } from '../market/instrumentInfo.js';
 import type { TickerService } from '../market/tickerService.js';
@@ -57,6 +57,7 @@ export class PaperExecutor implements Executor {
     if (fault) {
       const done = await earlier();
       if (done) return done;
+      if (fault === 'late' && buildsLeg(request.kind, request.side)) await clock.sleep(LATE_FAULT_DELAY_MS);
     }
     const fill = simulateFill({
       request,

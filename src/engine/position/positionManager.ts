@@ -53,6 +53,23 @@ export interface PositionManagerDeps {
 
 const filledQty = (leg: LegOutcome): Decimal => leg.fill?.filledQty ?? ZERO;
 
+/** How long an order whose fate stayed unknown is looked up again for a late fill. */
+export const LATE_FILL_WATCH_MS = 30 * 60_000;
+const WATCH_KEY = 'late-fill-watch';
+const WATCH_LOCK = 'late-fill-watch';
+/** Orders whose late fill would leave the account off what the operation recorded. */
+const WATCHED_PURPOSES: ReadonlySet<OrderPurpose> = new Set(['spot', 'perp', 'spotfix', 'perpfix']);
+
+/** An order whose fate was unknown when its operation moved on. */
+interface WatchedOrder {
+  operationId: string;
+  mode: TradingMode;
+  request: OrderRequest;
+  sinceMs: number;
+  /** Its late fill was found and the undo failed; that was alerted once. */
+  undoFailedAlerted?: boolean;
+}
+
 /**
  * Opens and closes hedges: both legs at the same moment, each with a timeout; a half-filled
  * hedge is rolled back; drift beyond tolerance after the fills closes both legs. Work on one coin
@@ -82,8 +99,8 @@ export class PositionManager {
     const qty = op.quote.qty;
     await this.transition(op, 'placing', `spot buy and perp sell of ${qty.toString()} ${op.coin}`);
     const [spot, perp] = await Promise.all([
-      this.place(executor, this.order(op, 'spot', pair.spot, 'buy', qty)),
-      this.place(executor, this.order(op, 'perp', pair.perp, 'sell', qty)),
+      this.send(op, executor, 'spot', pair.spot, 'buy', qty),
+      this.send(op, executor, 'perp', pair.perp, 'sell', qty),
     ]);
     return this.settleOpen(op, pair, executor, spot, perp);
   }
@@ -155,7 +172,7 @@ export class PositionManager {
     ] as const) {
       const undoQty = closable(net, instrument);
       if (undoQty.lte(0)) continue;
-      const undo = await this.place(executor, this.order(op, `${leg}undo`, instrument, side, undoQty));
+      const undo = await this.send(op, executor, `${leg}undo`, instrument, side, undoQty);
       if (!undo.fill || !filledQty(undo).eq(undoQty)) {
         await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');
         throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) could not be reversed; close it by hand`);
@@ -267,7 +284,7 @@ export class PositionManager {
     const instrument = larger.request.kind === 'spot' ? pair.spot : pair.perp;
     if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return unmatched;
     const side: Side = larger.request.side === 'buy' ? 'sell' : 'buy';
-    const fix = await this.place(executor, this.order(op, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess));
+    const fix = await this.send(op, executor, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess);
     return { qty: fix.fill && filledQty(fix).eq(excess) ? target : null, fix: fix.fill };
   }
 
@@ -291,8 +308,8 @@ export class PositionManager {
     const spotSell = closable(spotQty, pair.spot);
     const perpBuy = closable(perpQty, pair.perp);
     const undos = await Promise.all([
-      spotSell.gt(0) ? this.place(executor, this.order(op, 'spotundo', pair.spot, 'sell', spotSell)) : null,
-      perpBuy.gt(0) ? this.place(executor, this.order(op, 'perpundo', pair.perp, 'buy', perpBuy)) : null,
+      spotSell.gt(0) ? this.send(op, executor, 'spotundo', pair.spot, 'sell', spotSell) : null,
+      perpBuy.gt(0) ? this.send(op, executor, 'perpundo', pair.perp, 'buy', perpBuy) : null,
     ]);
     const failures = undos.filter((u): u is LegOutcome => u !== null && (!u.fill || !filledQty(u).eq(u.request.qty)));
     if (failures.length === 0) return `both legs closed (spot sold ${spotSell.toString()}${dustNote(spotQty.minus(spotSell))}, perp bought ${perpBuy.toString()})`;
@@ -303,7 +320,7 @@ export class PositionManager {
     const pair = this.deps.instruments.pair(op.coin);
     const instrument = leg.request.kind === 'spot' ? pair.spot : pair.perp;
     const side: Side = leg.request.side === 'buy' ? 'sell' : 'buy';
-    return this.place(executor, this.order(op, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, closable(filledQty(leg), instrument)));
+    return this.send(op, executor, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, closable(filledQty(leg), instrument));
   }
 
   private async runClose(
@@ -325,7 +342,7 @@ export class PositionManager {
           const remaining = closable(leg.qty.minus(sumQty(fills)), instrument);
           if (remaining.lte(0)) return;
           if (fills.some((f) => f.clientOrderId === clientOrderId(op.id, purpose))) continue;
-          const outcome = await this.place(executor, this.order(op, purpose, instrument, side, remaining));
+          const outcome = await this.send(op, executor, purpose, instrument, side, remaining);
           if (outcome.fill) fills.push(outcome.fill);
           else if (purpose === purposes[purposes.length - 1]) failures.push(`${leg.kind}: ${this.describeFailure(outcome)}`);
         }
@@ -401,6 +418,109 @@ export class PositionManager {
     op.positionId = position.id;
     await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`, undefined, position);
     return position;
+  }
+
+  /**
+   * Builds and places one order of `op`. An order that opens, fixes or closes a leg and whose fate
+   * is still unknown after the lookups is watched: if it fills later, `sweepLateFills` undoes it,
+   * since everything after it went on as if it had not filled. Undo orders are not watched (their
+   * failure already tells people to act by hand, and a late undo is what they wanted).
+   */
+  private async send(op: Operation, executor: Executor, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): Promise<LegOutcome> {
+    const outcome = await this.place(executor, this.order(op, purpose, instrument, side, qty));
+    if (outcome.timedOut && !outcome.fill && WATCHED_PURPOSES.has(purpose)) await this.watch(op, outcome.request);
+    return outcome;
+  }
+
+  private async watch(op: Operation, request: OrderRequest): Promise<void> {
+    const entry: WatchedOrder = { operationId: op.id, mode: op.mode, request, sinceMs: this.deps.clock.nowMs() };
+    // Lock order is always coin, then watch list (a sweep never holds the list while waiting for a coin).
+    await this.deps.locks.withLock(WATCH_LOCK, async () => {
+      const list = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
+      if (list.some((w) => w.request.clientOrderId === request.clientOrderId)) return;
+      await this.deps.store.putValue(WATCH_KEY, [...list, entry]);
+    });
+    this.deps.logger.warn({ operationId: op.id, clientOrderId: request.clientOrderId }, 'order outcome unknown; watching for a late fill');
+  }
+
+  /**
+   * Looks up again every order whose fate was unknown when its operation moved on. One that has
+   * filled since is undone at once (client id `<op>sl` / `<op>pl`, so a retry never sends a second
+   * undo) and alerted as critical; an undo that fails is alerted once and tried again on every
+   * sweep. One still unknown after LATE_FILL_WATCH_MS is dropped. Returns how many were undone.
+   */
+  async sweepLateFills(): Promise<number> {
+    const list = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
+    if (list.length === 0) return 0;
+    const settled = new Set<string>();
+    const undoFailed = new Set<string>();
+    let late = 0;
+    for (const watched of list) {
+      const { request } = watched;
+      await this.deps.locks.withLock(`coin:${request.coin}`, async () => {
+        const executor = this.deps.executors(watched.mode);
+        let fill: OrderResult | null;
+        try {
+          fill = await executor.lookup(request.symbol, request.clientOrderId);
+        } catch (err) {
+          this.deps.logger.warn({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'late-fill lookup failed; trying again next sweep');
+          return;
+        }
+        if (fill && fill.filledQty.gt(0)) {
+          if (await this.undoLateFill(watched, fill, executor)) {
+            late += 1;
+            settled.add(request.clientOrderId);
+          } else {
+            undoFailed.add(request.clientOrderId);
+          }
+        } else if (this.deps.clock.nowMs() - watched.sinceMs > LATE_FILL_WATCH_MS) {
+          settled.add(request.clientOrderId);
+          this.deps.logger.info({ clientOrderId: request.clientOrderId }, 'no late fill within the watch; no longer watched');
+        }
+      });
+    }
+    if (settled.size > 0 || [...undoFailed].some((id) => !list.find((w) => w.request.clientOrderId === id)?.undoFailedAlerted)) {
+      await this.deps.locks.withLock(WATCH_LOCK, async () => {
+        const current = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
+        await this.deps.store.putValue(
+          WATCH_KEY,
+          current
+            .filter((w) => !settled.has(w.request.clientOrderId))
+            .map((w) => (undoFailed.has(w.request.clientOrderId) ? { ...w, undoFailedAlerted: true } : w)),
+        );
+      });
+    }
+    return late;
+  }
+
+  /** Places the undo of a late fill; alerts when it is done, or the first time it fails. True when done. */
+  private async undoLateFill(watched: WatchedOrder, fill: OrderResult, executor: Executor): Promise<boolean> {
+    const { request } = watched;
+    const pair = this.deps.instruments.pair(request.coin);
+    const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
+    const side: Side = request.side === 'buy' ? 'sell' : 'buy';
+    const qty = closable(fill.filledQty, instrument);
+    const undo = await this.place(executor, {
+      clientOrderId: clientOrderId(watched.operationId, request.kind === 'spot' ? 'spotlate' : 'perplate'),
+      coin: request.coin,
+      kind: request.kind,
+      symbol: request.symbol,
+      side,
+      qty,
+      reduceOnly: request.kind === 'perp' && side === 'buy',
+    });
+    const undone = undo.fill !== null && filledQty(undo).eq(qty);
+    if (undone || !watched.undoFailedAlerted) {
+      this.deps.events.emit({
+        type: 'late_fill',
+        critical: true,
+        operationId: watched.operationId,
+        fill,
+        reversal: undo.fill,
+        ...(undone ? {} : { reversalError: `${this.describeFailure(undo)}; tried again at every delta check` }),
+      });
+    }
+    return undone;
   }
 
   /** Sends one order and waits at most the hedge timeout; an unanswered order is looked up. */

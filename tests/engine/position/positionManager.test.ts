@@ -5,8 +5,10 @@ import {
   DeltaHedgeError,
   DeltaHedgeTimeout,
   OperationStateError,
+  OrderRejectedError,
 } from '../../../src/engine/domain/errors.js';
 import { clientOrderId } from '../../../src/engine/domain/ids.js';
+import { LATE_FILL_WATCH_MS } from '../../../src/engine/position/positionManager.js';
 import type {
   Coin,
   LegKind,
@@ -235,6 +237,93 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     const [rollback] = eventsOf(h, 'rollback');
     expect(rollback?.reversalError).toBeUndefined();
     expect(rollback?.reversal?.filledQty.toString()).toBe('0.01999');
+  });
+
+  it('undoes a perp leg that fills after the bot gave it up: the late fill is found by the sweep, bought back and alerted', async () => {
+    const h = await harness({ faults: 'perp:BTC:late' });
+    const op = await putOpen(h);
+    const opening = track(h.manager.open(op.id));
+    await advance(h, h.hedgeTimeoutMs);
+    const err = await expectRejects(opening.promise, DeltaHedgeTimeout);
+    expect(err.message).toMatch(/perp leg timed out/);
+    expect((await stateOf(h, op.id)).state).toBe('rolled_back');
+    // Nothing late yet: the perp order is still unanswered at the venue.
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    expect(eventsOf(h, 'late_fill')).toEqual([]);
+
+    await advance(h, 60_000);
+    expect(await h.store.getFill(`${op.id}p`)).not.toBeNull();
+    const beforeSweep = await balances(h);
+    expect(balanceOf(beforeSweep, 'perp', 'BTC-PERP').eq(BTC_QTY.neg())).toBe(true);
+    // The app refreshes prices every PRICE_REFRESH_MS; a paper undo needs a fresh one.
+    await h.tickers.refresh(['BTC/USDT:USDT']);
+
+    expect(await h.manager.sweepLateFills()).toBe(1);
+    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}su`, `${op.id}pl`]);
+    const after = await balances(h);
+    expect(balanceOf(after, 'perp', 'BTC-PERP').isZero()).toBe(true);
+    expect(balanceOf(after, 'spot', 'BTC').isZero()).toBe(true);
+    const [late, ...more] = eventsOf(h, 'late_fill');
+    expect(more).toEqual([]);
+    expect(late).toMatchObject({ critical: true, operationId: op.id });
+    expect(late?.fill.clientOrderId).toBe(`${op.id}p`);
+    expect(late?.reversal?.clientOrderId).toBe(`${op.id}pl`);
+    expect(late?.reversal?.filledQty.eq(BTC_QTY)).toBe(true);
+    expect(late?.reversalError).toBeUndefined();
+    // Undone once: the next sweep has nothing left to look at.
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    expect(h.executor.started()).toHaveLength(4);
+  });
+
+  it('alerts a failed undo of a late fill once and tries it again at each sweep until it is done', async () => {
+    let refuseUndo = true;
+    const flakyUndo: HarnessOptions['wrap'] = (inner) => ({
+      mode: inner.mode,
+      lookup: (symbol, id) => inner.lookup(symbol, id),
+      balances: () => inner.balances(),
+      execute: (request) =>
+        refuseUndo && request.clientOrderId.endsWith('pl') ? Promise.reject(new OrderRejectedError('venue in maintenance')) : inner.execute(request),
+    });
+    const h = await harness({ faults: 'perp:BTC:late', wrap: flakyUndo });
+    const op = await putOpen(h);
+    const opening = track(h.manager.open(op.id));
+    await advance(h, h.hedgeTimeoutMs);
+    await expectRejects(opening.promise, DeltaHedgeTimeout);
+    await advance(h, 60_000);
+    await h.tickers.refresh(['BTC/USDT:USDT']);
+
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    const failed = eventsOf(h, 'late_fill');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.reversal).toBeNull();
+    expect(failed[0]?.reversalError).toMatch(/venue in maintenance; tried again at every delta check/);
+    expect(balanceOf(await balances(h), 'perp', 'BTC-PERP').eq(BTC_QTY.neg())).toBe(true);
+
+    refuseUndo = false;
+    expect(await h.manager.sweepLateFills()).toBe(1);
+    expect(eventsOf(h, 'late_fill')).toHaveLength(2);
+    expect(eventsOf(h, 'late_fill')[1]?.reversal?.filledQty.eq(BTC_QTY)).toBe(true);
+    expect(balanceOf(await balances(h), 'perp', 'BTC-PERP').isZero()).toBe(true);
+    expect(await h.store.getValue('late-fill-watch')).toEqual([]);
+  });
+
+  it('stops watching an unknown order that never fills after LATE_FILL_WATCH_MS, and never watches undo orders', async () => {
+    const h = await harness({ faults: 'perp:BTC:timeout' });
+    const op = await putOpen(h);
+    const opening = track(h.manager.open(op.id));
+    await advance(h, h.hedgeTimeoutMs);
+    await expectRejects(opening.promise, DeltaHedgeTimeout);
+    const watched = await h.store.getValue<{ request: OrderRequest }[]>('late-fill-watch');
+    expect(watched?.map((w) => w.request.clientOrderId)).toEqual([`${op.id}p`]);
+    await advance(h, LATE_FILL_WATCH_MS);
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    expect(await h.store.getValue('late-fill-watch')).toEqual(watched);
+    await advance(h, 1);
+    expect(await h.manager.sweepLateFills()).toBe(0);
+    expect(await h.store.getValue('late-fill-watch')).toEqual([]);
+    expect(eventsOf(h, 'late_fill')).toEqual([]);
+    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}su`]);
   });
 
   it('reverses the perp leg (client id ending pu) when the spot is rejected', async () => {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { formatEvent } from '../../src/bot/format.js';
+import { Decimal } from '../../src/engine/domain/decimal.js';
+import type { OrderResult, Position } from '../../src/engine/domain/types.js';
+import { operation } from '../support/engine.js';
+
+const d = (v: string): Decimal => new Decimal(v);
+
+function fill(clientOrderId: string, side: 'buy' | 'sell', qty: string): OrderResult {
+  return {
+    clientOrderId,
+    orderId: `v-${clientOrderId}`,
+    coin: 'BTC',
+    kind: 'perp',
+    symbol: 'BTC/USDT:USDT',
+    side,
+    status: 'filled',
+    requestedQty: d(qty),
+    filledQty: d(qty),
+    avgPrice: d('95012.5'),
+    feeUsd: d('0.950125'),
+    simulated: false,
+    timestampMs: 0,
+  };
+}
+
+describe('formatEvent', () => {
+  it('names a late fill, the order and its undo, or says to act by hand when the undo failed', () => {
+    const done = formatEvent({ type: 'late_fill', critical: true, operationId: 'op7', fill: fill('op7p', 'sell', '0.02'), reversal: fill('op7pl', 'buy', '0.02') });
+    expect(done).toMatch(/^🚨 LATE FILL BTC \(operation op7\): an order given up as unknown filled after all/);
+    expect(done).toContain('perp SELL 0.02 BTC @ 95,012.5');
+    expect(done).toContain('undone: perp BUY 0.02 BTC');
+    const failed = formatEvent({ type: 'late_fill', critical: true, operationId: 'op7', fill: fill('op7p', 'sell', '0.02'), reversal: null, reversalError: 'rejected' });
+    expect(failed).toContain('UNDO FAILED: rejected; act by hand');
+  });
+
+  it('says how much spot dust a close left behind, and nothing about dust when there is none', () => {
+    const op = operation({ id: 'op9', coin: 'SOL', kind: 'close', nowMs: 0 });
+    const leg = { symbol: 'SOL/USDT', side: 'buy' as const, qty: d('1.4985'), entryPrice: d('180'), entryFeeUsd: d('0.27') };
+    const position: Position = {
+      id: 'pos1',
+      coin: 'SOL',
+      mode: 'live',
+      spotLeg: { ...leg, kind: 'spot' },
+      perpLeg: { ...leg, kind: 'perp', symbol: 'SOL/USDT:USDT', side: 'sell', qty: d('1.5') },
+      openedAtMs: 0,
+      openedBy: 'Ann',
+      openOperationId: 'op8',
+      status: 'closed',
+      lastFundingMs: 0,
+      exitSpotPrice: d('181'),
+      exitPerpPrice: d('181.1'),
+      exitFeesUsd: d('0.4'),
+      realisedPnlUsd: d('-1.25'),
+    };
+    expect(formatEvent({ type: 'closed', critical: false, operation: op, position })).not.toMatch(/dust/);
+    const withDust = formatEvent({ type: 'closed', critical: false, operation: op, position: { ...position, spotDustQty: d('0.0005') } });
+    expect(withDust).toMatch(/0\.0005 SOL stays in spot as dust \(less than one lot step, which the venue cannot sell\)$/);
+  });
+});

@@ -290,7 +290,7 @@ export class CcxtExchange implements Exchange {
    * credits its notional), i.e. wallet + unrealised PnL − Σ position × mark. The engine's margin
    * check (USDT − exposure at mark) then sees the venue's equity, as in paper mode.
    */
-  async fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }> {
+  async fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote: boolean }> {
     await this.ensureMarkets();
     const spot = await this.call(this.spot, 'read', 'spot balances', () => this.spot.profile.spotBalances(this.spot.client));
     const account = await this.call(this.perp, 'read', 'perp account', () => this.perp.profile.perpAccount(this.perp.client));
@@ -305,7 +305,7 @@ export class CcxtExchange implements Exchange {
       signedNotional = signedNotional.plus(position.signedNotionalUsd);
     }
     perp.set(QUOTE_ASSET, account.walletUsdt.plus(account.unrealisedPnlUsdt).minus(signedNotional));
-    return { spot, perp };
+    return { spot, perp, sharedQuote: this.spot === this.perp && this.spot.profile.unifiedAccount };
   }
 
   private ensureMarkets(): Promise<void> {

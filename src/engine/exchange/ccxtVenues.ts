@@ -123,6 +123,8 @@ export interface OrderParamsArgs {
 
 export interface VenueProfile {
   readonly id: VenueId;
+  /** Spot and perp share one USDT wallet (a unified account) when both legs are on this venue. */
+  readonly unifiedAccount: boolean;
   /** ccxt constructor settings (markets to load) for the legs this instance serves. */
   ccxtConfig(legs: { spot: boolean; perp: boolean }): Raw;
   /** Client order ids the venue accepts. */
@@ -187,6 +189,7 @@ function binanceFilter(market: MarketInterface, type: string): Raw {
 }
 
 const binance: VenueProfile = {
+  unifiedAccount: false,
   id: 'binance',
   clientIdPattern: /^[.A-Za-z0-9:/_-]{1,36}$/,
   perpTickersNeedBidsAsks: true,
@@ -321,6 +324,7 @@ function bybitFees(info: Raw, market: MarketInterface, side: string | undefined)
 }
 
 const bybit: VenueProfile = {
+  unifiedAccount: true,
   id: 'bybit',
   clientIdPattern: /^[A-Za-z0-9_-]{1,36}$/,
   perpTickersNeedBidsAsks: false,
@@ -458,6 +462,7 @@ function okxFeeLines(info: Raw): FeeLine[] {
 }
 
 const okx: VenueProfile = {
+  unifiedAccount: true,
   id: 'okx',
   clientIdPattern: /^[A-Za-z0-9]{1,32}$/,
   perpTickersNeedBidsAsks: false,

@@ -20,5 +20,5 @@ export interface Exchange {
    * open positions as `<COIN>-PERP` (negative = short) and its USDT as the ledger books it (a
    * short's sale credits its notional), so USDT − exposure at mark is the account's equity.
    */
-  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }>;
+  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote?: boolean }>;
 }

@@ -4,6 +4,11 @@ import type { OrderRequest, OrderResult, TradingMode } from '../domain/types.js'
 export interface Balances {
   spot: Map<string, Decimal>;
   perp: Map<string, Decimal>;
+  /**
+   * Both legs draw USDT from one wallet (a unified account: bybit UTA, OKX trading account), so
+   * the spot map's USDT and the perp map's USDT are the same money, not two sums.
+   */
+  sharedQuote?: boolean;
 }
 
 /**

@@ -67,7 +67,15 @@ export class RiskManager {
     }
     const marginFree = this.perpEquityUsd(balances, openPositions).minus(exposure.div(this.limits.perpLeverage));
     const marginNeeded = notionalUsd.div(this.limits.perpLeverage).plus(notionalUsd.mul(pair.perp.takerFeeRate));
-    if (marginFree.lt(marginNeeded)) {
+    if (balances.sharedQuote) {
+      // One wallet for both legs: the spot leg's USDT comes out of the same free margin.
+      if (marginFree.minus(spotNeeded).lt(marginNeeded)) {
+        throw new RiskLimitError(
+          'PERP_MARGIN',
+          `the account's one USDT wallet (unified) has ${usd(marginFree)} USDT free; the spot leg needs ${usd(spotNeeded)} and the short ${usd(marginNeeded)} USDT of it`,
+        );
+      }
+    } else if (marginFree.lt(marginNeeded)) {
       throw new RiskLimitError(
         'PERP_MARGIN',
         `perp account has ${usd(marginFree)} USDT free margin, the short needs ${usd(marginNeeded)} USDT`,

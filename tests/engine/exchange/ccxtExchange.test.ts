@@ -157,10 +157,12 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
 
   it('reports free spot balances and the short as a negative <COIN>-PERP with USDT booked like the ledger', async () => {
     const { exchange } = await setup(venue);
-    const { spot, perp } = await exchange.fetchBalances();
+    const { spot, perp, sharedQuote } = await exchange.fetchBalances();
     const asStrings = (m: Map<string, Decimal>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toString()]));
     expect(asStrings(spot)).toEqual(venue.expected.balances.spot);
     expect(asStrings(perp)).toEqual(venue.expected.balances.perp);
+    // bybit's unified trading account and OKX's trading account hold one USDT wallet for both legs.
+    expect(sharedQuote).toBe(venue.venue !== 'binance');
   });
 
   it('finds an order by client id in the trades when the order lists no longer have it', async () => {
@@ -300,9 +302,11 @@ describe('createCcxtExchange', () => {
     // binance loads only its spot markets, bybit only its perps.
     expect(spotReplayer.count('GET', '/fapi/v1/exchangeInfo')).toBe(0);
     expect(perpReplayer.count('GET', '/v5/market/instruments-info', { category: 'spot' })).toBe(0);
-    const { spot, perp } = await exchange.fetchBalances();
+    const { spot, perp, sharedQuote } = await exchange.fetchBalances();
     expect(spot.get('USDT')!.toString()).toBe('9049.894');
     expect(perp.get('BTC-PERP')!.toString()).toBe('-0.01');
+    // Two venues, two wallets, even though bybit's own account is unified.
+    expect(sharedQuote).toBe(false);
   });
 
   it('reports a venue refusing the perp setup, sends no order, and tries the setup again next time', async () => {

@@ -89,11 +89,7 @@ describe('simulateFill', () => {
       expect(() => fill('sell', qty)).toThrow(OrderRejectedError);
       expect(() => fill('sell', qty, 'timeout')).toThrow(/must be a positive multiple of 0.00001/);
     }
-    try {
-      fill('sell', '0.0199905');
-    } catch (err) {
-      expect((err as OrderRejectedError).code).toBe('QTY_OFF_STEP');
-    }
+    expect(() => fill('sell', '0.0199905')).toThrow(expect.objectContaining({ code: 'QTY_OFF_STEP' }));
     expect(fill('sell', '0.01999')!.filledQty.toString()).toBe('0.01999');
   });
 

@@ -114,6 +114,25 @@ describe('RiskManager.checkOpen', () => {
     expect(reasonOf(check)).toBe('passed');
   });
 
+  it('counts a unified account’s one USDT wallet once: the spot leg and the short both come out of it', async () => {
+    const { info, tickers, risk } = await setup();
+    const pair = info.pair('ETH');
+    await tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
+    // 5 000 per leg at 2x: the spot leg needs 5 005 (with its 0.1 % fee), the short 2 500 + 2.5.
+    const spotNeeded = d(5_005);
+    const marginNeeded = d('2502.5');
+    const wallet = (usdt: Decimal): Balances => ({ ...balances(usdt, usdt), sharedQuote: true });
+    const check = (b: Balances) => () => risk.checkOpen({ pair, notionalUsd: d(5_000), openPositions: [], balances: b });
+    // Two accounts with 5 005 each would pass; one wallet of 5 005 cannot carry both legs.
+    expect(reasonOf(check(balances(spotNeeded, spotNeeded)))).toBe('passed');
+    expect(reasonOf(check(wallet(spotNeeded)))).toBe('PERP_MARGIN');
+    expect(reasonOf(check(wallet(spotNeeded.plus(marginNeeded).minus('0.01'))))).toBe('PERP_MARGIN');
+    expect(reasonOf(check(wallet(spotNeeded.plus(marginNeeded))))).toBe('passed');
+    expect(() => risk.checkOpen({ pair, notionalUsd: d(5_000), openPositions: [], balances: wallet(d(6_000)) })).toThrow(
+      "the account's one USDT wallet (unified) has 6000.00 USDT free; the spot leg needs 5005.00 and the short 2502.50 USDT of it",
+    );
+  });
+
   it('puts a stale price first even when nothing else would pass', async () => {
     const { info, tickers, clock, risk } = await setup();
     const pair = info.pair('ETH');

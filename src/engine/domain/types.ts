@@ -66,6 +66,19 @@ export interface OrderResult {
   timestampMs: number;
 }
 
+/** Funding the venue actually paid or charged on a perp position, as its account history shows it. */
+export interface FundingPayment {
+  /** The venue's id of the payment (unique per venue). */
+  id: string;
+  /** Unified perp symbol, `BTC/USDT:USDT`. */
+  symbol: string;
+  coin: Coin;
+  /** When the venue booked it: the funding time, or a few seconds after. */
+  atMs: number;
+  /** Positive: received by us; negative: paid by us. */
+  amountUsd: Decimal;
+}
+
 export interface Leg {
   kind: LegKind;
   symbol: string;

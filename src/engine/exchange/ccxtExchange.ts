@@ -8,11 +8,13 @@ import {
   OrderRejectedError,
   OrderTimeoutError,
   PriceUnavailableError,
+  VENUE_UNSUPPORTED,
   VenueError,
 } from '../domain/errors.js';
 import {
   QUOTE_ASSET,
   perpAsset,
+  type FundingPayment,
   type FundingRate,
   type Instrument,
   type LegKind,
@@ -306,6 +308,12 @@ export class CcxtExchange implements Exchange {
     }
     perp.set(QUOTE_ASSET, account.walletUsdt.plus(account.unrealisedPnlUsdt).minus(signedNotional));
     return { spot, perp };
+  }
+
+  async fetchFundingPayments(symbol: string): Promise<FundingPayment[]> {
+    await this.ensureMarkets();
+    this.listing(symbol);
+    throw new VenueError(this.perp.id, VENUE_UNSUPPORTED, `${this.perp.id}: reading funding payments is not built yet`, 'refuse');
   }
 
   private ensureMarkets(): Promise<void> {

@@ -4,6 +4,7 @@ import { Decimal, ZERO } from '../domain/decimal.js';
 import {
   BotError,
   ConfigError,
+  InvalidInputError,
   NotFoundError,
   OrderRejectedError,
   OrderTimeoutError,
@@ -310,10 +311,22 @@ export class CcxtExchange implements Exchange {
     return { spot, perp };
   }
 
-  async fetchFundingPayments(symbol: string): Promise<FundingPayment[]> {
+  /**
+   * Funding paid or charged on this account's position in the perp `symbol`, from the perp
+   * venue's own account history (binance income, bybit executions, OKX bills), every page of it.
+   */
+  async fetchFundingPayments(symbol: string, sinceMs: number): Promise<FundingPayment[]> {
     await this.ensureMarkets();
-    this.listing(symbol);
-    throw new VenueError(this.perp.id, VENUE_UNSUPPORTED, `${this.perp.id}: reading funding payments is not built yet`, 'refuse');
+    const { venue, market, instrument } = this.listing(symbol);
+    if (instrument.kind !== 'perp') throw new InvalidInputError(`${symbol} is a spot market; funding is paid on the perp`);
+    if (venue.client.has['fetchFundingHistory'] !== true) {
+      throw new VenueError(venue.id, VENUE_UNSUPPORTED, `${venue.id} does not report funding payments, so they cannot be compared with the ledger`, 'refuse');
+    }
+    const rows = await this.call(venue, 'read', `funding payments of ${symbol}`, () => venue.profile.fundingPayments(venue.client, market, sinceMs, this.clock.nowMs()));
+    const byId = new Map(rows.filter((r) => r.atMs >= sinceMs).map((r) => [r.id, r]));
+    return [...byId.values()]
+      .sort((a, b) => a.atMs - b.atMs)
+      .map((r) => ({ id: r.id, symbol: instrument.symbol, coin: instrument.coin, atMs: r.atMs, amountUsd: r.amount }));
   }
 
   private ensureMarkets(): Promise<void> {

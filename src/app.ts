@@ -74,6 +74,8 @@ function engineConfig(config: AppConfig): EngineConfig {
     fundingHoldDays: config.FUNDING_HOLD_DAYS,
     maintenanceMarginRate: config.MAINTENANCE_MARGIN_RATE,
     liquidationAlertPct: config.LIQUIDATION_ALERT_PCT,
+    fundingMismatchToleranceUsd: config.FUNDING_MISMATCH_TOLERANCE_USD,
+    fundingMismatchTolerancePct: config.FUNDING_MISMATCH_TOLERANCE_PCT,
     fundingAlertAprPct: config.FUNDING_ALERT_APR_PCT ?? null,
     paperFaults: FaultPlan.parse(config.SIM_FAULTS),
     paperLegLatencyMs: config.SIM_LEG_LATENCY_MS,

@@ -24,6 +24,8 @@ export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineC
     fundingAlertAprPct: null,
     maintenanceMarginRate: new Decimal('0.005'),
     liquidationAlertPct: new Decimal(20),
+    fundingMismatchToleranceUsd: new Decimal('0.01'),
+    fundingMismatchTolerancePct: new Decimal(2),
     paperFaults: new FaultPlan(),
     paperLegLatencyMs: 0,
     ...overrides,

@@ -108,6 +108,27 @@ export interface Position {
   realisedPnlUsd?: Decimal;
 }
 
+/** One hedge's funding over the funding times both sides have booked: the ledger's and the venue's. */
+export interface FundingComparison {
+  position: Position;
+  /** First and last funding time compared. */
+  fromMs: number;
+  toMs: number;
+  /** Ledger bookings and venue payments compared. */
+  bookings: number;
+  payments: number;
+  ledgerUsd: Decimal;
+  venueUsd: Decimal;
+  /** venue − ledger. */
+  differenceUsd: Decimal;
+  toleranceUsd: Decimal;
+  withinTolerance: boolean;
+  /** Funding times the ledger booked and the venue paid nothing for. */
+  unpaidTimesMs: number[];
+  /** Times of venue payments near no funding time the ledger booked. */
+  unbookedTimesMs: number[];
+}
+
 export interface DeltaStatus {
   coin: Coin;
   spotQty: Decimal;

@@ -2,21 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { setMute, toAlert } from '../../src/bot/alerts.js';
 import { formatEvent, formatStatus } from '../../src/bot/format.js';
 import { Decimal, type EngineEvent, type FundingComparison, type Position, type StatusReport } from '../../src/engine/index.js';
+import { livePosition } from '../support/engine.js';
 import { startTestEngine } from '../support/engineHarness.js';
 
 const HOUR_MS = 3_600_000;
 const F = Date.UTC(2026, 0, 1, 8);
 
 function position(): Position {
-  const leg = (kind: 'spot' | 'perp') => ({
-    kind,
-    symbol: kind === 'spot' ? 'BTC/USDT' : 'BTC/USDT:USDT',
-    side: kind === 'spot' ? ('buy' as const) : ('sell' as const),
-    qty: new Decimal('0.01'),
-    entryPrice: new Decimal(95_000),
-    entryFeeUsd: new Decimal('0.5'),
-  });
-  return { id: 'pmk3x9', coin: 'BTC', mode: 'live', spotLeg: leg('spot'), perpLeg: leg('perp'), openedAtMs: F - HOUR_MS, openedBy: 'alice', openOperationId: 'op0', status: 'open', lastFundingMs: F + 16 * HOUR_MS };
+  return { ...livePosition('BTC', '0.01', '0.01', F - HOUR_MS), id: 'pmk3x9', lastFundingMs: F + 16 * HOUR_MS };
 }
 
 function mismatch(overrides: Partial<FundingComparison> = {}): EngineEvent {

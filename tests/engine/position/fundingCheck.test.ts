@@ -6,6 +6,7 @@ import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { compareFunding } from '../../../src/engine/position/fundingCheck.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
+import { livePosition } from '../../support/engine.js';
 import { testEngineConfig } from '../../support/engineHarness.js';
 import { FUNDING, VENUE_CASES, exchangeOver } from '../exchange/ccxtVenueFixtures.js';
 
@@ -15,15 +16,7 @@ const F = Date.UTC(2026, 0, 1, 8);
 const silent = pino({ level: 'silent' });
 
 function hedge(overrides: Partial<Position> = {}): Position {
-  const leg = (kind: 'spot' | 'perp') => ({
-    kind,
-    symbol: kind === 'spot' ? 'BTC/USDT' : 'BTC/USDT:USDT',
-    side: kind === 'spot' ? ('buy' as const) : ('sell' as const),
-    qty: new Decimal(kind === 'spot' ? '0.00999' : '0.01'),
-    entryPrice: new Decimal(95_000),
-    entryFeeUsd: new Decimal('0.5'),
-  });
-  return { id: 'pBTC1', coin: 'BTC', mode: 'live', spotLeg: leg('spot'), perpLeg: leg('perp'), openedAtMs: FUNDING.openedAtMs, openedBy: 'alice', openOperationId: 'op0', status: 'open', lastFundingMs: FUNDING.openedAtMs, ...overrides };
+  return { ...livePosition('BTC', '0.00999', '0.01', FUNDING.openedAtMs), ...overrides };
 }
 
 const booking = (positionId: string, atMs: number, amount: string, suffix = ''): LedgerEntry => ({

@@ -20,15 +20,16 @@ import type { Readable, Writable } from 'node:stream';
 /**
  * The venues: market data and, when live trading is configured, the live order venue. A real
  * venue without keys gives paper trading on its real prices and funding; with keys, live too.
- * EXCHANGE=simulated wires the live path to a simulated venue, for rehearsals.
+ * EXCHANGE=simulated wires the live path to a simulated venue, for rehearsals: one venue for prices,
+ * funding and orders, as a real one is, so the funding the ledger books and the venue pays agree.
  */
-async function venues(config: AppConfig, simulated: SimulatedExchange, io: AppIo, clock: Clock): Promise<{ exchange: Exchange; liveExchange?: Exchange }> {
+async function venues(config: AppConfig, clock: Clock, io: AppIo): Promise<{ exchange: Exchange; liveExchange?: Exchange }> {
   const spotVenue = config.SPOT_EXCHANGE ?? config.EXCHANGE;
   const perpVenue = config.PERP_EXCHANGE ?? config.EXCHANGE;
-  if (!spotVenue || !perpVenue) return { exchange: simulated };
+  if (!spotVenue || !perpVenue) return { exchange: new SimulatedExchange({ clock, seed: config.SIM_SEED }) };
   if (spotVenue === 'simulated') {
-    const liveExchange = new SimulatedExchange({ clock, seed: config.SIM_SEED, faults: FaultPlan.parse(config.SIM_FAULTS), legLatencyMs: config.SIM_LEG_LATENCY_MS });
-    return { exchange: simulated, liveExchange };
+    const venue = new SimulatedExchange({ clock, seed: config.SIM_SEED, faults: FaultPlan.parse(config.SIM_FAULTS), legLatencyMs: config.SIM_LEG_LATENCY_MS });
+    return { exchange: venue, liveExchange: venue };
   }
   const keys: Record<string, { apiKey?: string; secret?: string; password?: string }> = {
     binance: { apiKey: config.BINANCE_API_KEY, secret: config.BINANCE_API_SECRET },
@@ -74,6 +75,8 @@ function engineConfig(config: AppConfig): EngineConfig {
     fundingHoldDays: config.FUNDING_HOLD_DAYS,
     maintenanceMarginRate: config.MAINTENANCE_MARGIN_RATE,
     liquidationAlertPct: config.LIQUIDATION_ALERT_PCT,
+    fundingMismatchToleranceUsd: config.FUNDING_MISMATCH_TOLERANCE_USD,
+    fundingMismatchTolerancePct: config.FUNDING_MISMATCH_TOLERANCE_PCT,
     fundingAlertAprPct: config.FUNDING_ALERT_APR_PCT ?? null,
     paperFaults: FaultPlan.parse(config.SIM_FAULTS),
     paperLegLatencyMs: config.SIM_LEG_LATENCY_MS,
@@ -95,7 +98,7 @@ const CONSOLE_PACING: SenderPacing = { maxPerWindow: 1_000, windowMs: 1_000, min
 
 export interface AppHandle {
   engine: Engine;
-  /** The simulated venue (market data in the default setup; tests move its prices). */
+  /** The simulated venue (market data unless a real venue serves it; tests move its prices). */
   exchange: SimulatedExchange;
   router: CommandRouter;
   /** Runs a confirmed operation through the operations queue (job id = operation id). */
@@ -128,8 +131,8 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   const store = await RedisStore.connect(redisUrl, config.REDIS_PREFIX);
   const locks = RedisLocks.connect(redisUrl, config.REDIS_PREFIX, config.LOCK_TTL_MS);
   const clock = io.clock ?? systemClock;
-  const simulated = new SimulatedExchange({ clock, seed: config.SIM_SEED });
-  const { exchange, liveExchange } = await venues(config, simulated, io, clock);
+  const { exchange, liveExchange } = await venues(config, clock, io);
+  const simulated = exchange instanceof SimulatedExchange ? exchange : null;
   const engine = await Engine.create({
     config: engineConfig(config),
     clock,
@@ -189,7 +192,7 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
   }
 
   const mode = (await engine.currentMode()).toUpperCase();
-  say(`Funding-arb bot · ${mode} mode · role ${config.ROLE} · ${exchange === simulated ? 'simulated market' : `${exchange.name} market data`}, ${engine.coins().length} coins · chat ${front ? 'Telegram' : consoleChat ? 'console' : 'none'}`);
+  say(`Funding-arb bot · ${mode} mode · role ${config.ROLE} · ${simulated ? 'simulated market' : `${exchange.name} market data`}, ${engine.coins().length} coins · chat ${front ? 'Telegram' : consoleChat ? 'console' : 'none'}`);
   if (config.SIM_FAULTS) say(`Fault injection on: ${config.SIM_FAULTS}`);
   await runtime.start();
   const recovered = await engine.start({ recover: config.ROLE !== 'bot' });
@@ -216,5 +219,5 @@ export async function startApp(config: AppConfig, io: AppIo): Promise<AppHandle>
     return stopping;
   };
   const finished = consoleChat ? consoleChat.run() : new Promise<void>(() => undefined);
-  return { engine, exchange: simulated, router, telegram: front, finished, stop, submitOperation: (id, by) => runtime.runOperation(id, by) };
+  return { engine, exchange: simulated ?? new SimulatedExchange({ clock, seed: config.SIM_SEED }), router, telegram: front, finished, stop, submitOperation: (id, by) => runtime.runOperation(id, by) };
 }

@@ -67,6 +67,8 @@ const schema = z.object({
   DRIFT_TOLERANCE_BPS: decimalString('50'),
   MAINTENANCE_MARGIN_RATE: decimalString('0.005'),
   LIQUIDATION_ALERT_PCT: decimalString('20'),
+  FUNDING_MISMATCH_TOLERANCE_USD: decimalString('0.01'),
+  FUNDING_MISMATCH_TOLERANCE_PCT: decimalString('2'),
   QUOTE_TOLERANCE_BPS: decimalString('50'),
   QUOTE_TTL_MS: int(60_000),
   PAPER_START_USDT: decimalString('50000'),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Engine, EngineEvent } from '../engine/index.js';
 import { formatEvent } from './format.js';
 
-/** Alert types a team may mute; critical ones (rollback, drift, recovery, error) never are. */
+/** Alert types a team may mute; critical ones (rollback, drift, recovery, funding mismatch, error) never are. */
 export const MUTABLE_ALERTS = ['fill', 'close', 'funding', 'opportunity'] as const;
 export type MutableAlert = (typeof MUTABLE_ALERTS)[number];
 

@@ -4,6 +4,7 @@ import type {
   ClosePreview,
   PnlReport,
   EngineEvent,
+  FundingComparison,
   FundingOpportunity,
   LegQuote,
   OpenPreview,
@@ -12,16 +13,22 @@ import type {
   StatusReport,
 } from '../engine/index.js';
 
-/** USD with thousands separators and 2 decimals, sign kept: 1,234.50 / -0.75. */
-export function usd(value: Decimal): string {
-  const fixed = value.toFixed(2);
-  const [whole = '0', cents = '00'] = fixed.replace('-', '').split('.');
+/** USD with thousands separators and 2 decimals (or more, for cents' fractions), sign kept: 1,234.50 / -0.75. */
+export function usd(value: Decimal, decimals = 2): string {
+  const fixed = value.toFixed(decimals);
+  const [whole = '0', cents = ''] = fixed.replace('-', '').split('.');
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${value.isNegative() && !value.isZero() && fixed !== '-0.00' ? '-' : ''}${grouped}.${cents}`;
+  const negative = value.isNegative() && !new Decimal(fixed).isZero();
+  return `${negative ? '-' : ''}${grouped}.${cents}`;
 }
 
-export function signedUsd(value: Decimal): string {
-  return value.gte(0) ? `+${usd(value)}` : usd(value);
+export function signedUsd(value: Decimal, decimals = 2): string {
+  return value.gte(0) ? `+${usd(value, decimals)}` : usd(value, decimals);
+}
+
+/** A time as `2026-01-01 08:00` (UTC). */
+function utc(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 /** A price with enough significant digits for any coin, from BTC to PEPE. */
@@ -89,12 +96,13 @@ export function formatStatus(report: StatusReport): string {
     const mark = (m: Decimal | null): string => (m ? price(m) : 'stale');
     lines.push(
       '',
-      `${p.coin} ${p.id} · opened ${new Date(p.openedAtMs).toISOString().slice(0, 16).replace('T', ' ')} UTC by ${p.openedBy}`,
+      `${p.coin} ${p.id} · opened ${utc(p.openedAtMs)} UTC by ${p.openedBy}`,
       `  spot +${p.spotLeg.qty.toString()} @ ${price(p.spotLeg.entryPrice)} · mark ${mark(view.spotMark)}`,
       `  perp -${p.perpLeg.qty.toString()} @ ${price(p.perpLeg.entryPrice)} · mark ${mark(view.perpMark)}`,
       `  liq ~${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} est.`,
       `  drift ${view.delta.driftBps.toFixed(1)} bps · fees ${usd(p.spotLeg.entryFeeUsd.plus(p.perpLeg.entryFeeUsd))} · funding ${signedUsd(view.fundingEarnedUsd)} · uPnL ${view.unrealisedPnlUsd ? signedUsd(view.unrealisedPnlUsd) : 'n/a (stale price)'} USD`,
     );
+    if (view.venueFunding) lines.push(`  venue-paid funding ${signedUsd(view.venueFunding.paidUsd)} USD to ${utc(view.venueFunding.throughMs)} UTC`);
   }
   return lines.join('\n');
 }
@@ -141,6 +149,8 @@ export function formatEvent(event: EngineEvent): string {
       return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
     case 'liquidation':
       return `🚨 LIQUIDATION NEAR ${event.position.coin} ${event.position.id}: perp short liquidates at about ${price(event.liquidationPrice)}, ${pct(event.distancePct, 1)} above the mark; add margin or reduce the hedge`;
+    case 'funding_mismatch':
+      return formatFundingMismatch(event.comparison);
     case 'reconcile':
       return `🚨 RECONCILIATION: the venue does not match the stored hedges; new opens are halted until an admin sends /resume\n${event.mismatches.map((m) => `  ${m}`).join('\n')}`;
     case 'opportunity':
@@ -148,6 +158,24 @@ export function formatEvent(event: EngineEvent): string {
     case 'error':
       return `🚨 ERROR ${event.code}${event.operation ? ` (${who(event.operation)})` : ''}: ${event.message}`;
   }
+}
+
+/** Funding amounts are cents and fractions of cents: four decimals. */
+const FUNDING_DECIMALS = 4;
+
+function formatFundingMismatch(c: FundingComparison): string {
+  const p = c.position;
+  const amount = (value: Decimal): string => `${signedUsd(value, FUNDING_DECIMALS)} USD`;
+  const times = (list: readonly number[]): string => `${list.slice(0, 3).map(utc).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more` : ''}`;
+  const lines = [
+    `🚨 FUNDING MISMATCH ${p.coin} hedge ${p.id}: the venue paid ${amount(c.venueUsd)}, the ledger booked ${amount(c.ledgerUsd)}`,
+    `  difference ${amount(c.differenceUsd)} (venue − ledger; tolerance ${usd(c.toleranceUsd, FUNDING_DECIMALS)})`,
+    `  funding times ${utc(c.fromMs)} → ${utc(c.toMs)} UTC: ${c.bookings} booked, ${c.payments} paid by the venue`,
+  ];
+  if (c.unpaidTimesMs.length > 0) lines.push(`  booked, not paid by the venue: ${times(c.unpaidTimesMs)}`);
+  if (c.unbookedTimesMs.length > 0) lines.push(`  paid by the venue, not booked: ${times(c.unbookedTimesMs)}`);
+  lines.push(`  The ledger is left as booked (/status shows the venue's figure); check the venue's funding history.`);
+  return lines.join('\n');
 }
 
 function driftOf(spot: Decimal, perp: Decimal): string {

@@ -40,6 +40,7 @@ import { InstrumentInfo, type HedgePair } from './market/instrumentInfo.js';
 import { TickerService } from './market/tickerService.js';
 import { DeltaValidator } from './position/deltaValidator.js';
 import { FundingAccrual } from './position/fundingAccrual.js';
+import { FundingCheck, type FundingCheckRecord, type FundingCheckResult } from './position/fundingCheck.js';
 import { InProcessLocks, type Locks } from './position/locks.js';
 import { PositionManager } from './position/positionManager.js';
 import { PositionSizer } from './position/positionSizer.js';
@@ -62,6 +63,10 @@ export interface EngineConfig {
   maintenanceMarginRate: Decimal;
   /** Alert when a short's estimated liquidation is closer than this (percent of the mark). */
   liquidationAlertPct: Decimal;
+  /** A hedge's funding the venue paid may differ from the ledger's by this much (USD)… */
+  fundingMismatchToleranceUsd: Decimal;
+  /** …plus this percent of the larger of the two sums, before it is alerted. */
+  fundingMismatchTolerancePct: Decimal;
   /** Net APR (percent) above which a coin is announced once; null for no such alerts. */
   fundingAlertAprPct: Decimal | null;
   paperFaults: FaultPlan;
@@ -122,6 +127,8 @@ export interface PositionView {
   liquidationPrice: Decimal;
   /** How far the mark may rise before liquidation, in percent; null without a fresh mark. */
   liquidationDistancePct: Decimal | null;
+  /** Live hedges: the funding the venue paid up to the last funding time checked; null before a check. */
+  venueFunding: { paidUsd: Decimal; throughMs: number } | null;
 }
 
 export interface StatusReport {
@@ -186,6 +193,7 @@ export class Engine {
   private readonly validator: DeltaValidator;
   private readonly manager: PositionManager;
   private readonly accrual: FundingAccrual;
+  private readonly fundingCheck: FundingCheck;
   private readonly executors: Record<TradingMode, Executor | null>;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Lock names of the operations this engine previewed, newest last (a preview's coin never changes). */
@@ -231,6 +239,15 @@ export class Engine {
       logger,
     });
     this.accrual = new FundingAccrual({ store, tickers: this.tickers, events: this.events, clock, locks });
+    this.fundingCheck = new FundingCheck({
+      store,
+      ledger: this.ledger,
+      events: this.events,
+      clock,
+      logger,
+      exchange: deps.liveExchange ?? null,
+      tolerance: { absoluteUsd: config.fundingMismatchToleranceUsd, relative: config.fundingMismatchTolerancePct.div(100) },
+    });
   }
 
   /** Loads markets and prices and funds the paper account on first start. Call start() next. */
@@ -442,8 +459,8 @@ export class Engine {
     await this.currentMode();
     const balances = await this.executor(this.mode).balances();
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
-    const funding = await this.ledger.fundingByPosition();
-    const positions = open.map((p) => this.positionView(p, funding));
+    const [funding, checked] = await Promise.all([this.ledger.fundingByPosition(), this.fundingCheck.records()]);
+    const positions = open.map((p) => this.positionView(p, funding, checked[p.id]));
     return {
       mode: this.mode,
       liveConfigured: this.liveConfigured(),
@@ -470,7 +487,7 @@ export class Engine {
       if (position.status === 'closed') {
         rows.push({ position, realisedUsd: position.realisedPnlUsd ?? ZERO, fundingUsd, feesUsd, unrealisedUsd: ZERO });
       } else {
-        const view = this.positionView(position, funding);
+        const view = this.positionView(position, funding, undefined);
         rows.push({ position, realisedUsd: ZERO, fundingUsd, feesUsd, unrealisedUsd: view.unrealisedPnlUsd });
       }
     }
@@ -595,6 +612,16 @@ export class Engine {
   /** Books funding for every funding time that has passed; returns how many were booked. */
   async accrueFunding(): Promise<number> {
     return this.accrual.accrue(await this.deps.exchange.fetchFundingRates());
+  }
+
+  /**
+   * Compares the funding the ledger booked for each open live hedge with what the venue actually
+   * paid, once per newly booked funding time; a mismatch beyond the tolerance raises a
+   * funding_mismatch alert (once per mismatch). The ledger is left as booked.
+   */
+  async checkFundingPayments(): Promise<FundingCheckResult[]> {
+    this.assertReady();
+    return this.fundingCheck.check();
   }
 
   /**
@@ -749,7 +776,7 @@ export class Engine {
     return Decimal.max(move(this.tickers.get(pair.spot.symbol).last, spotQuoted), move(this.tickers.get(pair.perp.symbol).last, perpQuoted));
   }
 
-  private positionView(position: Position, funding: ReadonlyMap<string, Decimal>): PositionView {
+  private positionView(position: Position, funding: ReadonlyMap<string, Decimal>, checked: FundingCheckRecord | undefined): PositionView {
     const spotMark = this.tickers.lastOrNull(position.spotLeg.symbol);
     const perpMark = this.tickers.lastOrNull(position.perpLeg.symbol);
     const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
@@ -767,6 +794,7 @@ export class Engine {
       unrealisedPnlUsd,
       liquidationPrice,
       liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
+      venueFunding: checked ? { paidUsd: checked.venueUsd, throughMs: checked.toMs } : null,
     };
   }
 

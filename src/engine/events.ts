@@ -1,6 +1,6 @@
 import type { Decimal } from './domain/decimal.js';
 import type { FundingOpportunity } from './market/funding.js';
-import type { DeltaStatus, Operation, OrderResult, Position } from './domain/types.js';
+import type { DeltaStatus, FundingComparison, Operation, OrderResult, Position } from './domain/types.js';
 
 /** What the engine tells the team. `critical` events must never wait behind routine ones. */
 export type EngineEvent =
@@ -21,6 +21,8 @@ export type EngineEvent =
   /** An order given up as unknown filled after all; `reversal` undid it, or `reversalError` says why not. */
   | { type: 'late_fill'; critical: true; operationId: string; fill: OrderResult; reversal: OrderResult | null; reversalError?: string }
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
+  /** The venue paid a hedge funding different from what the ledger booked (beyond the tolerance). */
+  | { type: 'funding_mismatch'; critical: true; comparison: FundingComparison }
   | { type: 'reconcile'; critical: true; mismatches: string[] }
   | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; distancePct: Decimal }
   | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }

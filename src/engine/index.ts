@@ -14,6 +14,7 @@ export type {
 } from './engine.js';
 export type { EngineEvent, EventListener } from './events.js';
 export type { FundingOpportunity } from './market/funding.js';
+export type { FundingCheckResult } from './position/fundingCheck.js';
 export { Decimal } from './domain/decimal.js';
 export * from './domain/errors.js';
 export type * from './domain/types.js';

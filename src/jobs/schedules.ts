@@ -9,7 +9,10 @@ export interface ScheduledJob {
   run: (engine: Engine) => Promise<unknown>;
 }
 
-/** The periodic work: funding scan (and accrual) and the delta check over every open hedge. */
+/**
+ * The periodic work: funding scan, accrual and the check of live hedges' funding against what the
+ * venue paid; and the delta check over every open hedge.
+ */
 export function scheduledJobs(fundingScanMs: number, deltaCheckMs: number): ScheduledJob[] {
   return [
     {
@@ -17,7 +20,9 @@ export function scheduledJobs(fundingScanMs: number, deltaCheckMs: number): Sche
       everyMs: fundingScanMs,
       run: async (engine) => {
         await engine.scanFunding();
-        return engine.accrueFunding();
+        const booked = await engine.accrueFunding();
+        const checks = await engine.checkFundingPayments();
+        return { booked, fundingChecks: checks.map((c) => `${c.position.coin} ${c.outcome}`) };
       },
     },
     { name: 'delta-check', everyMs: deltaCheckMs, run: (engine) => engine.checkDeltas() },

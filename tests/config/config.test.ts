@@ -28,6 +28,14 @@ describe('configuration', () => {
     }
   });
 
+  it('reads the funding mismatch tolerance, 0.01 USD plus 2 % by default', () => {
+    const defaults = loadConfig({});
+    expect([defaults.FUNDING_MISMATCH_TOLERANCE_USD.toString(), defaults.FUNDING_MISMATCH_TOLERANCE_PCT.toString()]).toEqual(['0.01', '2']);
+    const set = loadConfig({ FUNDING_MISMATCH_TOLERANCE_USD: '0.5', FUNDING_MISMATCH_TOLERANCE_PCT: '0' });
+    expect([set.FUNDING_MISMATCH_TOLERANCE_USD.toString(), set.FUNDING_MISMATCH_TOLERANCE_PCT.toString()]).toEqual(['0.5', '0']);
+    expect(() => loadConfig({ FUNDING_MISMATCH_TOLERANCE_USD: '-1' })).toThrow(/FUNDING_MISMATCH_TOLERANCE_USD: must be a plain positive number/);
+  });
+
   it('reads an optional file (.env lines or JSON); the environment wins', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fab-config-'));
     const envFile = join(dir, 'bot.env');

@@ -3,22 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { Decimal, Engine, ManualClock, type EngineEvent, type Position, type Requester } from '../../src/engine/index.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
+import { livePosition } from '../support/engine.js';
 import { testEngineConfig } from '../support/engineHarness.js';
 import { VENUE_CASES, exchangeOver } from './exchange/ccxtVenueFixtures.js';
 
 const ADMIN: Requester = { userId: '1', name: 'alice', chatId: 'ops' };
-
-function livePosition(coin: string, spotQty: string, perpQty: string, nowMs: number): Position {
-  const leg = (kind: 'spot' | 'perp', qty: string) => ({
-    kind,
-    symbol: kind === 'spot' ? `${coin}/USDT` : `${coin}/USDT:USDT`,
-    side: kind === 'spot' ? ('buy' as const) : ('sell' as const),
-    qty: new Decimal(qty),
-    entryPrice: new Decimal(95_000),
-    entryFeeUsd: new Decimal('0.5'),
-  });
-  return { id: `p${coin}1`, coin, mode: 'live', spotLeg: leg('spot', spotQty), perpLeg: leg('perp', perpQty), openedAtMs: nowMs, openedBy: 'alice', openOperationId: 'op0', status: 'open', lastFundingMs: nowMs };
-}
 
 describe('startup reconciliation against the venue (ccxt, recorded responses)', () => {
   for (const venue of VENUE_CASES) {

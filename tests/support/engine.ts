@@ -11,6 +11,7 @@ import {
   type OperationState,
   type OrderRequest,
   type OrderResult,
+  type Position,
   type TradingMode,
 } from '../../src/engine/domain/types.js';
 import { type EngineEvent, EventBus } from '../../src/engine/events.js';
@@ -112,6 +113,19 @@ export function deposits(amountUsdt: Decimal, mode: TradingMode = 'paper'): Ledg
 
 export function balanceOf(balances: Balances, account: 'spot' | 'perp', asset: string): Decimal {
   return balances[account].get(asset) ?? ZERO;
+}
+
+/** An open live hedge as the store keeps it, entered at 95,000 with a 0.5 USD fee per leg. */
+export function livePosition(coin: string, spotQty: string, perpQty: string, openedAtMs: number): Position {
+  const leg = (kind: 'spot' | 'perp', qty: string) => ({
+    kind,
+    symbol: kind === 'spot' ? `${coin}/USDT` : `${coin}/USDT:USDT`,
+    side: kind === 'spot' ? ('buy' as const) : ('sell' as const),
+    qty: new Decimal(qty),
+    entryPrice: new Decimal(95_000),
+    entryFeeUsd: new Decimal('0.5'),
+  });
+  return { id: `p${coin}1`, coin, mode: 'live', spotLeg: leg('spot', spotQty), perpLeg: leg('perp', perpQty), openedAtMs, openedBy: 'alice', openOperationId: 'op0', status: 'open', lastFundingMs: openedAtMs };
 }
 
 export function operation(args: {

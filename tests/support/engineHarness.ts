@@ -24,6 +24,8 @@ export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineC
     fundingAlertAprPct: null,
     maintenanceMarginRate: new Decimal('0.005'),
     liquidationAlertPct: new Decimal(20),
+    fundingMismatchToleranceUsd: new Decimal('0.01'),
+    fundingMismatchTolerancePct: new Decimal(2),
     paperFaults: new FaultPlan(),
     paperLegLatencyMs: 0,
     ...overrides,
@@ -41,8 +43,11 @@ export interface EngineHarness {
   events: EngineEvent[];
 }
 
-/** A started engine on the simulated venue with a manual clock; MemoryStore unless one is given. */
-export async function startTestEngine(options: { config?: Partial<EngineConfig>; store?: Store; clock?: ManualClock } = {}): Promise<EngineHarness> {
+/**
+ * A started engine on the simulated venue with a manual clock; MemoryStore unless one is given.
+ * `live`: the same venue also takes the live orders, and the engine is switched to live mode.
+ */
+export async function startTestEngine(options: { config?: Partial<EngineConfig>; store?: Store; clock?: ManualClock; live?: boolean } = {}): Promise<EngineHarness> {
   const clock = options.clock ?? new ManualClock();
   const store = options.store ?? new MemoryStore();
   const exchange = new SimulatedExchange({ clock, seed: 7 });
@@ -51,10 +56,12 @@ export async function startTestEngine(options: { config?: Partial<EngineConfig>;
     clock,
     store,
     exchange,
+    ...(options.live ? { liveExchange: exchange } : {}),
     logger: pino({ level: 'silent' }),
   });
   const events: EngineEvent[] = [];
   engine.subscribe((event) => events.push(event));
   const recovery = await engine.start();
+  if (options.live) await engine.setMode('live', { userId: 'admin', name: 'admin', chatId: 'test' });
   return { engine, clock, store, exchange, recovery, events };
 }

@@ -76,6 +76,9 @@ export class OrderTimeoutError extends BotError {
   }
 }
 
+/** The code of a venue failure meaning "this venue does not offer that": nothing to retry. */
+export const VENUE_UNSUPPORTED = 'VENUE_UNSUPPORTED';
+
 /**
  * A venue failure that is not one order's refusal or lost answer: rate limit, outage, bad keys, a
  * refused account setting. Mapped at the exchange adapter; the message never carries secrets.

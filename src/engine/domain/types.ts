@@ -66,6 +66,19 @@ export interface OrderResult {
   timestampMs: number;
 }
 
+/** Funding the venue actually paid or charged on a perp position, as its account history shows it. */
+export interface FundingPayment {
+  /** The venue's id of the payment (unique per venue). */
+  id: string;
+  /** Unified perp symbol, `BTC/USDT:USDT`. */
+  symbol: string;
+  coin: Coin;
+  /** When the venue booked it: the funding time, or a few seconds after. */
+  atMs: number;
+  /** Positive: received by us; negative: paid by us. */
+  amountUsd: Decimal;
+}
+
 export interface Leg {
   kind: LegKind;
   symbol: string;
@@ -98,6 +111,27 @@ export interface Position {
    * the venue took in the coin). They stay in the spot wallet and are not in the realised PnL.
    */
   spotDustQty?: Decimal;
+}
+
+/** One hedge's funding over the funding times both sides have booked: the ledger's and the venue's. */
+export interface FundingComparison {
+  position: Position;
+  /** First and last funding time compared. */
+  fromMs: number;
+  toMs: number;
+  /** Ledger bookings and venue payments compared. */
+  bookings: number;
+  payments: number;
+  ledgerUsd: Decimal;
+  venueUsd: Decimal;
+  /** venue − ledger. */
+  differenceUsd: Decimal;
+  toleranceUsd: Decimal;
+  withinTolerance: boolean;
+  /** Funding times the ledger booked and the venue paid nothing for. */
+  unpaidTimesMs: number[];
+  /** Times of venue payments near no funding time the ledger booked. */
+  unbookedTimesMs: number[];
 }
 
 export interface DeltaStatus {

@@ -2,6 +2,7 @@ import {
   BotError,
   OrderRejectedError,
   OrderTimeoutError,
+  VENUE_UNSUPPORTED,
   VenueError,
   type ErrorReaction,
 } from '../domain/errors.js';
@@ -104,7 +105,7 @@ const RULES: readonly Rule[] = [
   { ccxt: 'NetworkError', placeOrder: 'unknown', other: { code: 'VENUE_NETWORK', reaction: 'retry', label: 'network error' } },
   { ccxt: 'BadResponse', placeOrder: 'unknown', other: { code: 'VENUE_BAD_RESPONSE', reaction: 'retry', label: 'unreadable answer' } },
   { ccxt: 'BadRequest', placeOrder: { code: 'VENUE_BAD_REQUEST', reaction: 'alert', label: 'request refused' }, other: { code: 'VENUE_BAD_REQUEST', reaction: 'alert', label: 'request refused' } },
-  { ccxt: 'NotSupported', placeOrder: { code: 'VENUE_UNSUPPORTED', reaction: 'alert', label: 'not supported' }, other: { code: 'VENUE_UNSUPPORTED', reaction: 'alert', label: 'not supported' } },
+  { ccxt: 'NotSupported', placeOrder: { code: VENUE_UNSUPPORTED, reaction: 'alert', label: 'not supported' }, other: { code: VENUE_UNSUPPORTED, reaction: 'alert', label: 'not supported' } },
   { ccxt: 'ExchangeError', placeOrder: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' }, other: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' } },
   { ccxt: 'BaseError', placeOrder: 'unknown', other: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' } },
 ];

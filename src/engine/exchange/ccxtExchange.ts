@@ -4,15 +4,18 @@ import { Decimal, ZERO } from '../domain/decimal.js';
 import {
   BotError,
   ConfigError,
+  InvalidInputError,
   NotFoundError,
   OrderRejectedError,
   OrderTimeoutError,
   PriceUnavailableError,
+  VENUE_UNSUPPORTED,
   VenueError,
 } from '../domain/errors.js';
 import {
   QUOTE_ASSET,
   perpAsset,
+  type FundingPayment,
   type FundingRate,
   type Instrument,
   type LegKind,
@@ -306,6 +309,24 @@ export class CcxtExchange implements Exchange {
     }
     perp.set(QUOTE_ASSET, account.walletUsdt.plus(account.unrealisedPnlUsdt).minus(signedNotional));
     return { spot, perp, sharedQuote: this.spot === this.perp && this.spot.profile.unifiedAccount };
+  }
+
+  /**
+   * Funding paid or charged on this account's position in the perp `symbol`, from the perp
+   * venue's own account history (binance income, bybit executions, OKX bills), every page of it.
+   */
+  async fetchFundingPayments(symbol: string, sinceMs: number): Promise<FundingPayment[]> {
+    await this.ensureMarkets();
+    const { venue, market, instrument } = this.listing(symbol);
+    if (instrument.kind !== 'perp') throw new InvalidInputError(`${symbol} is a spot market; funding is paid on the perp`);
+    if (venue.client.has['fetchFundingHistory'] !== true) {
+      throw new VenueError(venue.id, VENUE_UNSUPPORTED, `${venue.id} does not report funding payments, so they cannot be compared with the ledger`, 'refuse');
+    }
+    const rows = await this.call(venue, 'read', `funding payments of ${symbol}`, () => venue.profile.fundingPayments(venue.client, market, sinceMs, this.clock.nowMs()));
+    const byId = new Map(rows.filter((r) => r.atMs >= sinceMs).map((r) => [r.id, r]));
+    return [...byId.values()]
+      .sort((a, b) => a.atMs - b.atMs)
+      .map((r) => ({ id: r.id, symbol: instrument.symbol, coin: instrument.coin, atMs: r.atMs, amountUsd: r.amount }));
   }
 
   private ensureMarkets(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Exchange as CcxtClient, MarketInterface, Order, Trade } from 'ccxt';
+import type { Exchange as CcxtClient, FundingHistory, MarketInterface, Order, Trade } from 'ccxt';
 import { createHash } from 'node:crypto';
 import { Decimal, ZERO } from '../domain/decimal.js';
 import { VenueError } from '../domain/errors.js';
@@ -102,6 +102,13 @@ export interface RawTrade {
   clientOrderId: string | undefined;
 }
 
+/** One funding payment as the venue booked it: positive received, negative paid. */
+export interface RawFundingPayment {
+  id: string;
+  atMs: number;
+  amount: Decimal;
+}
+
 /** The perp account as the venue reports it. */
 export interface PerpAccount {
   walletUsdt: Decimal;
@@ -145,6 +152,11 @@ export interface VenueProfile {
   preparePerp(client: CcxtClient, market: MarketInterface, settings: PerpSettings): Promise<void>;
   spotBalances(client: CcxtClient): Promise<Map<string, Decimal>>;
   perpAccount(client: CcxtClient): Promise<PerpAccount>;
+  /**
+   * Every funding payment on the perp `market` booked from sinceMs to untilMs, read page by page
+   * from the venue's account history through ccxt's fetchFundingHistory.
+   */
+  fundingPayments(client: CcxtClient, market: MarketInterface, sinceMs: number, untilMs: number): Promise<RawFundingPayment[]>;
   /** Funding intervals by unified symbol when the rates do not carry them (binance). */
   fundingIntervalsHours?(client: CcxtClient): Promise<Map<string, number>>;
   /** The perp tickers lack bid/ask and need the book ticker too (binance USDⓈ-M). */
@@ -182,7 +194,19 @@ function byClientId(orders: readonly Order[], venueClientOrderId: string): Order
 
 const isZero = (value: string | undefined): boolean => value === undefined || new Decimal(value).isZero();
 
+/** A funding history entry with its id and amount from the venue's raw strings. */
+function fundingPaymentOf(entry: FundingHistory, venue: VenueId, idField: string, amount: (info: Raw) => Decimal): RawFundingPayment {
+  const info = raw(entry.info);
+  const id = field(info, idField);
+  if (id === undefined || entry.timestamp === undefined) throw badAnswer(venue, `a funding payment without ${idField} or time`);
+  return { id, atMs: entry.timestamp, amount: amount(info) };
+}
+
+const DAY_MS = 86_400_000;
+
 // ——— binance: spot /api/v3, USDⓈ-M futures /fapi ———
+
+const BINANCE_INCOME_PAGE = 1000;
 
 function binanceFilter(market: MarketInterface, type: string): Raw {
   return rawList(raw(market.info)['filters']).find((f) => f['filterType'] === type) ?? {};
@@ -269,6 +293,18 @@ const binance: VenueProfile = {
     }
     await client.setLeverage(settings.leverage.toNumber(), market.symbol);
   },
+  async fundingPayments(client, market, sinceMs, untilMs) {
+    // /fapi/v1/income answers oldest first from startTime, at most `limit` rows: the next page
+    // starts after the last row's time. `income` is signed as the account sees it.
+    const payments: RawFundingPayment[] = [];
+    for (let fromMs = sinceMs; ; ) {
+      const page = await client.fetchFundingHistory(market.symbol, fromMs, BINANCE_INCOME_PAGE, { until: untilMs });
+      payments.push(...page.map((e) => fundingPaymentOf(e, 'binance', 'tranId', (info) => decimalOf(field(info, 'income'), 'binance', 'funding income'))));
+      const lastMs = page.at(-1)?.timestamp;
+      if (page.length < BINANCE_INCOME_PAGE || lastMs === undefined) return payments;
+      fromMs = lastMs + 1;
+    }
+  },
   async spotBalances(client) {
     const balance = await client.fetchBalance({ type: 'spot' });
     const free = new Map<string, Decimal>();
@@ -306,6 +342,9 @@ const binance: VenueProfile = {
 };
 
 // ——— bybit v5, unified trading account ———
+
+const BYBIT_WINDOW_MS = 7 * DAY_MS;
+const BYBIT_EXECUTION_PAGE = 100;
 
 function bybitFeeAsset(market: MarketInterface, side: string | undefined): string {
   if (!market.spot) return market.settle ?? market.quote;
@@ -412,6 +451,23 @@ const bybit: VenueProfile = {
       if (!(err instanceof Error && err.message.includes('110043'))) throw err;
     }
   },
+  async fundingPayments(client, market, sinceMs, untilMs) {
+    // /v5/execution/list (execType Funding) spans at most 7 days a request and pages by cursor.
+    // execFee is a fee: positive is paid, so a payment received is its negation.
+    const payments: RawFundingPayment[] = [];
+    for (let fromMs = sinceMs; fromMs <= untilMs; fromMs += BYBIT_WINDOW_MS + 1) {
+      const toMs = Math.min(fromMs + BYBIT_WINDOW_MS, untilMs);
+      let cursor: string | undefined;
+      do {
+        const params: Raw = { until: toMs, limit: BYBIT_EXECUTION_PAGE, ...(cursor ? { cursor } : {}) };
+        const page = await client.fetchFundingHistory(market.symbol, fromMs, undefined, params);
+        payments.push(...page.map((e) => fundingPaymentOf(e, 'bybit', 'execId', (info) => decimalOf(field(info, 'execFee'), 'bybit', 'funding execFee').neg())));
+        // ccxt leaves the venue's nextPageCursor on one of the page's entries.
+        cursor = page.length === 0 ? undefined : page.map((e) => field(raw(e.info), 'nextPageCursor')).find((c) => c !== undefined);
+      } while (cursor);
+    }
+    return payments;
+  },
   async spotBalances(client) {
     const coins = await bybitWalletCoins(client);
     const free = new Map<string, Decimal>();
@@ -450,6 +506,8 @@ async function bybitWalletCoins(client: CcxtClient): Promise<Raw[]> {
 }
 
 // ——— OKX v5, trading account ———
+
+const OKX_BILLS_PAGE = 100;
 
 function okxFeeLines(info: Raw): FeeLine[] {
   // OKX reports fees as negative amounts (a charge) and rebates separately.
@@ -518,6 +576,26 @@ const okx: VenueProfile = {
     }
     // One call sets the leverage for this margin mode; OKX orders carry the mode (tdMode) themselves.
     await client.setLeverage(settings.leverage.toNumber(), market.symbol, { marginMode: settings.marginMode });
+  },
+  async fundingPayments(client, market, sinceMs, untilMs) {
+    // /account/bills-archive (type 8, funding fee) answers newest first, at most 100 bills: the
+    // next page is the bills older than the oldest one seen. The amount is the balance change,
+    // or the position's margin change when the balance did not move (isolated margin).
+    const payments: RawFundingPayment[] = [];
+    for (let olderThan: string | undefined; ; ) {
+      const params: Raw = { instId: market.id, begin: String(sinceMs), end: String(untilMs), ...(olderThan ? { after: olderThan } : {}) };
+      const page = await client.fetchFundingHistory(market.symbol, undefined, OKX_BILLS_PAGE, params);
+      const found = page.map((e) =>
+        fundingPaymentOf(e, 'okx', 'billId', (info) => {
+          const balance = optionalDecimal(field(info, 'balChg'), 'okx', 'funding balChg');
+          return balance && !balance.isZero() ? balance : decimalOf(field(info, 'posBalChg'), 'okx', 'funding posBalChg');
+        }),
+      );
+      payments.push(...found);
+      // ccxt sorts the page oldest first.
+      olderThan = found[0]?.id;
+      if (page.length < OKX_BILLS_PAGE || olderThan === undefined) return payments;
+    }
   },
   async spotBalances(client) {
     const free = new Map<string, Decimal>();

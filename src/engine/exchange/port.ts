@@ -1,5 +1,5 @@
 import type { Decimal } from '../domain/decimal.js';
-import type { FundingRate, Instrument, OrderRequest, OrderResult, Ticker } from '../domain/types.js';
+import type { FundingPayment, FundingRate, Instrument, OrderRequest, OrderResult, Ticker } from '../domain/types.js';
 
 /**
  * A venue offering spot and linear-perp markets. Implemented by the simulated venue (paper mode,
@@ -21,4 +21,10 @@ export interface Exchange {
    * short's sale credits its notional), so USDT − exposure at mark is the account's equity.
    */
   fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote?: boolean }>;
+  /**
+   * Funding the venue paid (+) or charged (−) on this account's position in the perp `symbol`
+   * from `sinceMs` on, oldest first. A venue that keeps no such history throws a BotError with
+   * code VENUE_UNSUPPORTED: nothing to retry, the payments cannot be compared.
+   */
+  fetchFundingPayments(symbol: string, sinceMs: number): Promise<FundingPayment[]>;
 }

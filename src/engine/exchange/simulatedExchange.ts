@@ -4,6 +4,7 @@ import type { Clock } from '../domain/clock.js';
 import {
   QUOTE_ASSET,
   perpAsset,
+  type FundingPayment,
   type FundingRate,
   type Instrument,
   type OrderRequest,
@@ -76,6 +77,8 @@ export class SimulatedExchange implements Exchange {
   private readonly inFlight = new Map<string, Promise<OrderResult>>();
   private readonly spot = new Map<string, Decimal>();
   private readonly perp = new Map<string, Decimal>();
+  /** Funding paid or charged on held perps, oldest first. */
+  private readonly fundingPayments: FundingPayment[] = [];
   private lastStepMs: number;
   private orderSeq = 0;
 
@@ -178,6 +181,13 @@ export class SimulatedExchange implements Exchange {
     return Promise.resolve({ spot: new Map(this.spot), perp: new Map(this.perp) });
   }
 
+  // async, so an unknown symbol rejects the promise instead of throwing at the call.
+  async fetchFundingPayments(symbol: string, sinceMs: number): Promise<FundingPayment[]> {
+    this.instrument(symbol);
+    this.step();
+    return this.fundingPayments.filter((p) => p.symbol === symbol && p.atMs >= sinceMs);
+  }
+
   /** Moves a coin's price by a factor (tests and demos of drift and risk). */
   shock(coin: string, factor: Decimal): void {
     const state = this.coins.get(coin);
@@ -208,16 +218,40 @@ export class SimulatedExchange implements Exchange {
     return price.toNearest(instrument.priceTick);
   }
 
-  /** Advances every random walk to the clock's time, one Gaussian-like step per call. */
+  /**
+   * Advances every random walk to the clock's time, one Gaussian-like step per call, then settles
+   * the funding times the step passed.
+   */
   private step(): void {
     const now = this.clock.nowMs();
     const elapsedSeconds = new Decimal(now - this.lastStepMs).div(1000);
     if (elapsedSeconds.lte(0)) return;
+    const previousMs = this.lastStepMs;
     this.lastStepMs = now;
     const scale = VOL_PER_SQRT_SECOND.mul(elapsedSeconds.sqrt());
     for (const state of this.coins.values()) {
       state.spotPrice = state.spotPrice.mul(this.shockFactor(scale));
       state.fundingRate = state.fundingRate.plus(FUNDING_STEP.mul(this.unitNoise()));
+    }
+    this.payFunding(previousMs, now);
+  }
+
+  /**
+   * Each perp held through a funding time in (fromMs, toMs] is paid rate × position × mark, a
+   * short receiving a positive rate, at the step's new prices (the walk has no price in between).
+   * No random draw here: holding a position never changes the seeded market.
+   */
+  private payFunding(fromMs: number, toMs: number): void {
+    for (const { spec, fundingRate } of this.coins.values()) {
+      const positionQty = this.perp.get(perpAsset(spec.coin));
+      if (!positionQty || positionQty.isZero()) continue;
+      const intervalMs = spec.fundingIntervalHours * HOUR_MS;
+      const symbol = perpSymbol(spec.coin);
+      const amountUsd = fundingRate.mul(positionQty.neg()).mul(this.lastPrice(this.instrument(symbol)));
+      for (let atMs = Math.floor(fromMs / intervalMs) * intervalMs + intervalMs; atMs <= toMs; atMs += intervalMs) {
+        this.fundingPayments.push({ id: `simfund-${spec.coin}-${atMs}`, symbol, coin: spec.coin, atMs, amountUsd });
+        add(this.perp, QUOTE_ASSET, amountUsd);
+      }
     }
   }
 

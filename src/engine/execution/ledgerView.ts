@@ -21,6 +21,7 @@ export class LedgerView {
     live: { spot: new Map(), perp: new Map() },
   };
   private readonly funding = new Map<string, Decimal>();
+  private readonly fundingLines = new Map<string, LedgerEntry[]>();
   private refreshing: Promise<void> | null = null;
 
   constructor(private readonly store: Store) {}
@@ -35,6 +36,12 @@ export class LedgerView {
   async fundingByPosition(): Promise<ReadonlyMap<string, Decimal>> {
     await this.refresh();
     return new Map(this.funding);
+  }
+
+  /** The funding lines booked for one position, in ledger order. */
+  async fundingLinesOf(positionId: string): Promise<readonly LedgerEntry[]> {
+    await this.refresh();
+    return [...(this.fundingLines.get(positionId) ?? [])];
   }
 
   /** Reads new lines; concurrent callers share one read so no line is added twice. */
@@ -53,6 +60,10 @@ export class LedgerView {
 
   private add(entry: LedgerEntry): void {
     addToBalances(this.balances[entry.mode], entry);
-    if (entry.kind === 'funding') this.funding.set(entry.ref, (this.funding.get(entry.ref) ?? ZERO).plus(entry.amount));
+    if (entry.kind !== 'funding') return;
+    this.funding.set(entry.ref, (this.funding.get(entry.ref) ?? ZERO).plus(entry.amount));
+    const lines = this.fundingLines.get(entry.ref);
+    if (lines) lines.push(entry);
+    else this.fundingLines.set(entry.ref, [entry]);
   }
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/engine/domain/clock.js';
 import { Decimal } from '../../../src/engine/domain/decimal.js';
-import { BotError, ConfigError, OrderRejectedError, OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
-import type { OrderResult } from '../../../src/engine/domain/types.js';
+import { BotError, ConfigError, InvalidInputError, NotFoundError, OrderRejectedError, OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
+import type { FundingPayment, OrderResult } from '../../../src/engine/domain/types.js';
 import { LiveExecutor } from '../../../src/engine/execution/liveExecutor.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
-import { loadFixture, type HttpReplayer } from './ccxtReplayer.js';
+import { FUNDING, ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
+import { loadFixture, type Answer, type HttpReplayer } from './ccxtReplayer.js';
 
 const SECRETS = Object.values(TEST_KEYS).flatMap((k) => Object.values(k));
 
@@ -39,6 +40,16 @@ async function setup(venue: VenueCase, arrange?: (r: HttpReplayer) => void) {
   const exchange = await exchangeOver(venue.venue, replayer);
   return { replayer, exchange };
 }
+
+/** The exchange at the time the funding fixtures were recorded. */
+async function fundingSetup(venue: VenueCase, arrange?: (r: HttpReplayer) => void) {
+  const replayer = venue.replayer();
+  arrange?.(replayer);
+  const exchange = await exchangeOver(venue.venue, replayer, { clock: new ManualClock(FUNDING.recordedAtMs) });
+  return { replayer, exchange };
+}
+
+const paymentLines = (payments: FundingPayment[]): string[] => payments.map((p) => `${p.id} ${p.atMs} ${p.amountUsd.toString()}`);
 
 describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) => {
   const [spotMethod, spotPath] = venue.orderEndpoint.spot;
@@ -177,6 +188,49 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
     expectFill(found, { status: 'filled', filledQty: '0.00999', avgPrice: '95010.6', feeUsd: '0.950106', orderId: found!.orderId });
   });
 
+  describe('funding payments', () => {
+    const [fundingMethod, fundingPath, fundingParams] = venue.fundingEndpoint;
+
+    it('reads what the venue paid on the perp from its account history, exact from the raw strings', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      const payments = await exchange.fetchFundingPayments(FUNDING.symbol, FUNDING.openedAtMs);
+      expect(paymentLines(payments)).toEqual(venue.expected.fundingPayments);
+      expect(payments.every((p) => p.symbol === FUNDING.symbol && p.coin === 'BTC')).toBe(true);
+      expect(payments.reduce((sum, p) => sum.plus(p.amountUsd), new Decimal(0)).toString()).toBe(FUNDING.totalUsd);
+      expect(replayer.count(fundingMethod, fundingPath, fundingParams)).toBe(1);
+    });
+
+    it('leaves out payments from before the given time', async () => {
+      const { exchange } = await fundingSetup(venue);
+      const second = venue.expected.fundingPayments[1]!.split(' ')[1]!;
+      const payments = await exchange.fetchFundingPayments(FUNDING.symbol, Number(second));
+      expect(paymentLines(payments)).toEqual(venue.expected.fundingPayments.slice(1));
+    });
+
+    it('refuses a spot market and a market it does not list, asking the venue nothing', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      await expect(exchange.fetchFundingPayments('BTC/USDT', 0)).rejects.toThrow(InvalidInputError);
+      await expect(exchange.fetchFundingPayments('NOPE/USDT:USDT', 0)).rejects.toThrow(NotFoundError);
+      expect(replayer.count(fundingMethod, fundingPath)).toBe(0);
+    });
+
+    it('tells the caller to retry when the history read is rate limited', async () => {
+      const { exchange } = await fundingSetup(venue, (r) => r.on(fundingMethod, fundingPath, 'rate-limited'));
+      const err = await failure(exchange.fetchFundingPayments(FUNDING.symbol, FUNDING.openedAtMs));
+      expect(err).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
+    });
+
+    it('answers VENUE_UNSUPPORTED, asking nothing, where ccxt has no funding history for the venue', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      await exchange.loadInstruments();
+      // As ccxt describes a venue without the endpoint.
+      (exchange as unknown as { perp: { client: { has: Record<string, unknown> } } }).perp.client.has['fetchFundingHistory'] = false;
+      const err = await failure(exchange.fetchFundingPayments(FUNDING.symbol, FUNDING.openedAtMs));
+      expect(err).toMatchObject({ code: 'VENUE_UNSUPPORTED', reaction: 'refuse' });
+      expect(replayer.count(fundingMethod, fundingPath)).toBe(0);
+    });
+  });
+
   describe('through the LiveExecutor', () => {
     it('looks up an order whose answer was lost and finds it filled: one order sent, recorded once', async () => {
       const { exchange, replayer } = await setup(venue, venue.arrange.spotLostButFilled);
@@ -209,6 +263,70 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
     });
   });
 });
+
+describe('CcxtExchange funding payments over many pages', () => {
+  const HOUR_MS = 3_600_000;
+
+  it('binance: asks for the rows after the last one while a page comes back full', async () => {
+    const fullPage = {
+      status: 200,
+      body: Array.from({ length: 1000 }, (_, i) => ({ symbol: 'BTCUSDT', incomeType: 'FUNDING_FEE', income: '0.001', asset: 'USDT', info: 'FUNDING_FEE', time: FUNDING.openedAtMs - 1 + (i + 1) * HOUR_MS, tranId: 5_000_000 + i, tradeId: '' })),
+    } satisfies Answer;
+    const later = { status: 200, body: fullPage.body.slice(0, 3).map((row, i) => ({ ...row, time: row.time + 1000 * HOUR_MS, tranId: 6_000_000 + i })) } satisfies Answer;
+    const replayer = binanceVenue().on('GET', '/fapi/v1/income', fullPage, later);
+    const exchange = await exchangeOver('binance', replayer, { clock: new ManualClock(FUNDING.recordedAtMs + 1000 * HOUR_MS) });
+    const payments = await exchange.fetchFundingPayments(FUNDING.symbol, FUNDING.openedAtMs);
+    const [first, second] = replayer.find('GET', '/fapi/v1/income');
+    expect(first?.params).toMatchObject({ startTime: String(FUNDING.openedAtMs), limit: '1000' });
+    expect(second?.params['startTime']).toBe(String(FUNDING.openedAtMs - 1 + 1000 * HOUR_MS + 1));
+    expect(replayer.count('GET', '/fapi/v1/income')).toBe(2);
+    expect(payments).toHaveLength(1003);
+  });
+
+  it("bybit: reads 7 days a request, following each window's cursor", async () => {
+    const since = FUNDING.recordedAtMs - 10 * 24 * HOUR_MS;
+    const replayer = VENUE_CASES[1]!.replayer().onParams('GET', '/v5/execution/list', { execType: 'Funding' }, ({ request }) => {
+      if (request.params['cursor'] === 'page2') return 'executions-funding';
+      const answer = structuredClone(loadFixture('bybit', 'executions-empty')) as { status: number; body: { result: { nextPageCursor: string; list: unknown[] } } };
+      answer.body.result.nextPageCursor = request.params['startTime'] === String(since) ? 'page2' : '';
+      answer.body.result.list = request.params['startTime'] === String(since) ? [{ ...fixtureRow('bybit', 'executions-funding'), execId: 'first-window', execTime: String(since + HOUR_MS) }] : [];
+      return answer;
+    });
+    const exchange = await exchangeOver('bybit', replayer, { clock: new ManualClock(FUNDING.recordedAtMs) });
+    const payments = await exchange.fetchFundingPayments(FUNDING.symbol, since);
+    const windows = replayer.find('GET', '/v5/execution/list').map((r) => [r.params['startTime'], r.params['endTime'], r.params['cursor'] ?? '-', r.params['limit']]);
+    const weekMs = 7 * 24 * HOUR_MS;
+    expect(windows).toEqual([
+      [String(since), String(since + weekMs), '-', '100'],
+      [String(since), String(since + weekMs), 'page2', '100'],
+      [String(since + weekMs + 1), String(FUNDING.recordedAtMs), '-', '100'],
+    ]);
+    expect(payments.map((p) => p.id)).toEqual(['first-window', '8f1e2d3c-4b5a-4c69-8d7e-1f2a3b4c5d6e', '0d7e43a9-1b6c-4f0e-8a11-6f3b9d2e5c48', '5c0b3c1e-7f35-4e8a-9d52-2a61c1f0d3a7']);
+  });
+
+  it('okx: asks for the bills older than the oldest seen while a page comes back full', async () => {
+    const row = fixtureRow('okx', 'bills-funding');
+    const fullPage = {
+      status: 200,
+      body: { code: '0', msg: '', data: Array.from({ length: 100 }, (_, i) => ({ ...row, billId: String(3_000_000 - i), ts: String(FUNDING.recordedAtMs + (100 - i) * HOUR_MS) })) },
+    } satisfies Answer;
+    const replayer = VENUE_CASES[2]!.replayer().on('GET', '/api/v5/account/bills-archive', fullPage, 'bills-funding');
+    const exchange = await exchangeOver('okx', replayer, { clock: new ManualClock(FUNDING.recordedAtMs + 101 * HOUR_MS) });
+    const payments = await exchange.fetchFundingPayments(FUNDING.symbol, FUNDING.openedAtMs);
+    const [first, second] = replayer.find('GET', '/api/v5/account/bills-archive');
+    expect(first?.params).toMatchObject({ begin: String(FUNDING.openedAtMs), limit: '100' });
+    expect(first?.params['after']).toBeUndefined();
+    expect(second?.params['after']).toBe(String(3_000_000 - 99));
+    expect(payments).toHaveLength(103);
+    expect(payments.slice(0, 3).map((p) => p.amountUsd.toString())).toEqual(['0.09501234', '-0.01900231', '0.07424031']);
+  });
+});
+
+/** The first row of a recorded list answer (bybit `result.list`, OKX `data`). */
+function fixtureRow(venue: string, name: string): Record<string, unknown> {
+  const body = (loadFixture(venue, name) as { body: { result?: { list: Record<string, unknown>[] }; data?: Record<string, unknown>[] } }).body;
+  return { ...(body.result?.list ?? body.data ?? [])[0] };
+}
 
 describe('CcxtExchange funding intervals', () => {
   it('assumes 8 h, with a warning, for a perp whose interval neither the rate nor the market gives', async () => {

@@ -49,7 +49,8 @@ export function binanceVenue(): HttpReplayer {
     .on('POST', '/fapi/v1/marginType', 'fapi-margin-type-unchanged')
     .on('POST', '/fapi/v1/leverage', 'fapi-leverage')
     .on('GET', '/api/v3/account', 'spot-account')
-    .on('GET', '/fapi/v3/account', 'fapi-account');
+    .on('GET', '/fapi/v3/account', 'fapi-account')
+    .on('GET', '/fapi/v1/income', 'fapi-income-funding');
 }
 
 /** bybit v5, unified trading account. */
@@ -65,6 +66,7 @@ export function bybitVenue(): HttpReplayer {
     .on('GET', '/v5/order/realtime', 'orders-empty')
     .on('GET', '/v5/order/history', 'orders-empty')
     .on('GET', '/v5/execution/list', 'executions-empty')
+    .onParams('GET', '/v5/execution/list', { execType: 'Funding' }, 'executions-funding')
     .onParams('GET', '/v5/position/list', { symbol: 'BTCUSDT' }, 'position-oneway')
     .onParams('GET', '/v5/position/list', { settleCoin: 'USDT' }, 'positions-open')
     .on('POST', '/v5/position/set-leverage', 'leverage-not-modified')
@@ -85,7 +87,8 @@ export function okxVenue(): HttpReplayer {
     .on('GET', '/api/v5/account/config', 'account-config-net')
     .on('POST', '/api/v5/account/set-leverage', 'set-leverage')
     .on('GET', '/api/v5/account/balance', 'balance')
-    .on('GET', '/api/v5/account/positions', 'positions');
+    .on('GET', '/api/v5/account/positions', 'positions')
+    .on('GET', '/api/v5/account/bills-archive', 'bills-funding');
 }
 
 const order = (clientOrderId: string, kind: LegKind, side: OrderRequest['side'], qty: string, reduceOnly = false): OrderRequest => ({
@@ -107,6 +110,18 @@ export const ORDERS = {
   refused: order('opmjvk2c3ex9r5ns', 'spot', 'buy', '0.00002'),
 };
 
+/**
+ * The funding fixtures' story: the BTC short of the fills above, opened 2026-01-01 00:00:01 UTC,
+ * paid three times (+0.09501234, −0.01900231 at a negative rate, +0.07424031); read at 00:30 the
+ * day after.
+ */
+export const FUNDING = {
+  symbol: 'BTC/USDT:USDT',
+  openedAtMs: Date.UTC(2026, 0, 1, 0, 0, 1),
+  recordedAtMs: Date.UTC(2026, 0, 2, 0, 30),
+  totalUsd: '0.15025034',
+};
+
 /** Answers `after` once the venue has seen `method path`, `before` until then. */
 export function afterSeen(method: string, path: string, after: string, before: string): Reply {
   return ({ seen }) => (seen(method, path) > 0 ? after : before);
@@ -118,6 +133,8 @@ export interface VenueCase {
   orderEndpoint: Record<LegKind, [method: string, path: string]>;
   /** The venue's request field that carries our client order id. */
   clientIdParam: string;
+  /** The account-history request funding payments are read from, and the filters it must carry. */
+  fundingEndpoint: [method: string, path: string, params: Record<string, string>];
   /** Requests of the one-time perp setup. */
   perpSetupEndpoints: [method: string, path: string][];
   arrange: {
@@ -144,6 +161,8 @@ export interface VenueCase {
     perpFeeUsd: string;
     partialFeeUsd: string;
     balances: { spot: Record<string, string>; perp: Record<string, string> };
+    /** `id atMs amount` of each payment in the funding fixture, oldest first. */
+    fundingPayments: string[];
   };
 }
 
@@ -153,6 +172,7 @@ export const VENUE_CASES: VenueCase[] = [
     replayer: binanceVenue,
     orderEndpoint: { spot: ['POST', '/api/v3/order'], perp: ['POST', '/fapi/v1/order'] },
     clientIdParam: 'newClientOrderId',
+    fundingEndpoint: ['GET', '/fapi/v1/income', { symbol: 'BTCUSDT', incomeType: 'FUNDING_FEE' }],
     perpSetupEndpoints: [
       ['GET', '/fapi/v1/positionSide/dual'],
       ['POST', '/fapi/v1/marginType'],
@@ -197,6 +217,7 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.4750005',
       partialFeeUsd: '0.28497',
       balances: { spot: { BTC: '0.00999', USDT: '9049.894' }, perp: { 'BTC-PERP': '-0.01', USDT: '10949.5259995' } },
+      fundingPayments: ['9689322392 1767254400000 0.09501234', '9689500113 1767283200000 -0.01900231', '9689688457 1767312000000 0.07424031'],
     },
   },
   {
@@ -204,6 +225,7 @@ export const VENUE_CASES: VenueCase[] = [
     replayer: bybitVenue,
     orderEndpoint: { spot: ['POST', '/v5/order/create'], perp: ['POST', '/v5/order/create'] },
     clientIdParam: 'orderLinkId',
+    fundingEndpoint: ['GET', '/v5/execution/list', { category: 'linear', symbol: 'BTCUSDT', execType: 'Funding' }],
     perpSetupEndpoints: [
       ['GET', '/v5/position/list'],
       ['POST', '/v5/position/set-leverage'],
@@ -254,6 +276,12 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.52250055',
       partialFeeUsd: '0.313467',
       balances: { spot: { BTC: '0.00999', USDT: '19049.37149945' }, perp: { 'BTC-PERP': '-0.01', USDT: '19999.37249945' } },
+      // bybit's execFee is a fee: −0.09501234 charged is 0.09501234 received.
+      fundingPayments: [
+        '8f1e2d3c-4b5a-4c69-8d7e-1f2a3b4c5d6e 1767254400000 0.09501234',
+        '0d7e43a9-1b6c-4f0e-8a11-6f3b9d2e5c48 1767283200000 -0.01900231',
+        '5c0b3c1e-7f35-4e8a-9d52-2a61c1f0d3a7 1767312000000 0.07424031',
+      ],
     },
   },
   {
@@ -261,6 +289,7 @@ export const VENUE_CASES: VenueCase[] = [
     replayer: okxVenue,
     orderEndpoint: { spot: ['POST', '/api/v5/trade/batch-orders'], perp: ['POST', '/api/v5/trade/batch-orders'] },
     clientIdParam: 'clOrdId',
+    fundingEndpoint: ['GET', '/api/v5/account/bills-archive', { instType: 'SWAP', instId: 'BTC-USDT-SWAP', type: '8', ccy: 'USDT' }],
     perpSetupEndpoints: [
       ['GET', '/api/v5/account/config'],
       ['POST', '/api/v5/account/set-leverage'],
@@ -312,6 +341,8 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.4750005',
       partialFeeUsd: '0.28497',
       balances: { spot: { BTC: '0.00999', USDT: '18099.4179995' }, perp: { 'BTC-PERP': '-0.01', USDT: '19999.4199995' } },
+      // OKX books 15 s or so after the funding time; the last bill (isolated margin) moved only the position's margin.
+      fundingPayments: ['2512158415588360192 1767254415588 0.09501234', '2512278214031245312 1767283214031 -0.01900231', '2512398016220413952 1767312016220 0.07424031'],
     },
   },
 ];

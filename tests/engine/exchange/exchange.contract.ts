@@ -9,6 +9,8 @@ export interface ExchangeSubject {
   exchange: Exchange;
   /** A market order the venue fills in full (a spot buy of a coin with both legs). */
   order: OrderRequest;
+  /** Brings the account to having held a short in the perp across funding times (or a record of it). */
+  holdShortAcrossFunding(): Promise<{ symbol: string; sinceMs: number }>;
 }
 
 const isDecimal = (value: unknown): boolean => value instanceof Decimal;
@@ -87,6 +89,25 @@ export function exchangeContract(name: string, setup: () => Promise<ExchangeSubj
       expect(found!.filledQty.eq(fill.filledQty)).toBe(true);
       expect(found!.avgPrice.eq(fill.avgPrice)).toBe(true);
       expect(found!.feeUsd.eq(fill.feeUsd)).toBe(true);
+    });
+
+    it('reports the funding paid on a perp held across funding times, as Decimals with ids, oldest first', async () => {
+      const { exchange, holdShortAcrossFunding } = await setup();
+      const { symbol, sinceMs } = await holdShortAcrossFunding();
+      const payments = await exchange.fetchFundingPayments(symbol, sinceMs);
+      expect(payments.length).toBeGreaterThan(0);
+      expect(new Set(payments.map((p) => p.id)).size).toBe(payments.length);
+      for (const p of payments) {
+        expect(p.symbol).toBe(symbol);
+        expect(symbol).toBe(`${p.coin}/USDT:USDT`);
+        expect(typeof p.id === 'string' && p.id !== '').toBe(true);
+        expect(isDecimal(p.amountUsd) && !p.amountUsd.isZero()).toBe(true);
+        expect(Number.isInteger(p.atMs) && p.atMs >= sinceMs).toBe(true);
+      }
+      expect(payments.map((p) => p.atMs)).toEqual([...payments.map((p) => p.atMs)].sort((a, b) => a - b));
+      const later = payments.at(-1)!.atMs;
+      expect((await exchange.fetchFundingPayments(symbol, later)).map((p) => p.id)).toEqual([payments.at(-1)!.id]);
+      await expect(exchange.fetchFundingPayments('NOPE/USDT:USDT', sinceMs)).rejects.toThrow(NotFoundError);
     });
 
     it('answers null for a client order id it never saw', async () => {

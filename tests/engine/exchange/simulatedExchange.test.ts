@@ -161,3 +161,94 @@ describe('SimulatedExchange orders', () => {
     expect(spot.get('SOL')).toBeUndefined();
   });
 });
+
+function perpOrder(coin: string, side: OrderRequest['side'], qty: string, id: string): OrderRequest {
+  return { clientOrderId: id, coin, kind: 'perp', symbol: perpSymbol(coin), side, qty: new Decimal(qty), reduceOnly: side === 'buy' };
+}
+
+/** The venue's own rate and perp price now (no clock move between the calls, so no step). */
+async function rateAndMark(exchange: SimulatedExchange, coin: string): Promise<{ rate: Decimal; mark: Decimal }> {
+  const rate = (await exchange.fetchFundingRates()).find((r) => r.coin === coin)!.rate;
+  const [ticker] = await exchange.fetchTickers([perpSymbol(coin)]);
+  return { rate, mark: ticker!.last };
+}
+
+describe('SimulatedExchange funding payments', () => {
+  it('pays a held short rate × qty × mark at each funding time of its coin and credits the perp USDT', async () => {
+    // The default start, 2026-01-01 00:00 UTC, is itself a funding time: the position opened then
+    // is not paid for it, only for the ones after.
+    const clock = new ManualClock();
+    const start = clock.nowMs();
+    const exchange = new SimulatedExchange({ clock, seed: 9, startBalancesUsdt: new Decimal(1000) });
+    const fill = await exchange.placeOrder(perpOrder('BTC', 'sell', '0.01', 'f1p'));
+    const expected: string[] = [];
+    for (let hour = 1; hour <= 16; hour += 1) {
+      await clock.advance(HOUR_MS);
+      const { rate, mark } = await rateAndMark(exchange, 'BTC');
+      if (hour % 8 === 0) expected.push(`${start + hour * HOUR_MS} ${rate.mul('0.01').mul(mark).toString()}`);
+    }
+    const payments = await exchange.fetchFundingPayments('BTC/USDT:USDT', start);
+    expect(payments.map((p) => `${p.atMs} ${p.amountUsd.toString()}`)).toEqual(expected);
+    expect(payments.every((p) => p.amountUsd.gt(0) && p.symbol === 'BTC/USDT:USDT' && p.coin === 'BTC')).toBe(true);
+    expect(new Set(payments.map((p) => p.id)).size).toBe(2);
+    const paid = payments.reduce((sum, p) => sum.plus(p.amountUsd), new Decimal(0));
+    const { perp } = await exchange.fetchBalances();
+    expect(perp.get('USDT')!.toString()).toBe(new Decimal(1000).plus(fill.filledQty.mul(fill.avgPrice)).minus(fill.feeUsd).plus(paid).toString());
+  });
+
+  it('pays every funding time a long clock jump crosses, at the prices after the jump', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 9 });
+    await exchange.placeOrder(perpOrder('SUI', 'sell', '100', 'f2p'));
+    await clock.advance(3 * HOUR_MS + 1);
+    const { rate, mark } = await rateAndMark(exchange, 'SUI');
+    const payments = await exchange.fetchFundingPayments('SUI/USDT:USDT', 0);
+    // SUI funds every hour.
+    expect(payments.map((p) => p.atMs)).toEqual([1, 2, 3].map((h) => Date.UTC(2026, 0, 1) + h * HOUR_MS));
+    for (const p of payments) expect(p.amountUsd.toString()).toBe(rate.mul(100).mul(mark).toString());
+  });
+
+  it('charges a long at a positive rate, and stops paying once the position is closed', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 9 });
+    await exchange.placeOrder({ ...perpOrder('ETH', 'buy', '1', 'f3p'), reduceOnly: false });
+    await clock.advance(8 * HOUR_MS);
+    const { rate, mark } = await rateAndMark(exchange, 'ETH');
+    await exchange.placeOrder(perpOrder('ETH', 'sell', '1', 'f4p'));
+    await clock.advance(16 * HOUR_MS);
+    const payments = await exchange.fetchFundingPayments('ETH/USDT:USDT', 0);
+    expect(rate.gt(0)).toBe(true);
+    expect(payments.map((p) => p.amountUsd.toString())).toEqual([rate.mul(-1).mul(mark).toString()]);
+  });
+
+  it('answers one symbol from a time on, oldest first, and refuses a market it does not list', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 9 });
+    await exchange.placeOrder(perpOrder('SUI', 'sell', '100', 'f5p'));
+    await exchange.placeOrder(perpOrder('BTC', 'sell', '0.01', 'f6p'));
+    await clock.advance(10 * HOUR_MS);
+    const since = Date.UTC(2026, 0, 1, 6);
+    const sui = await exchange.fetchFundingPayments('SUI/USDT:USDT', since);
+    expect(sui.map((p) => p.atMs)).toEqual([6, 7, 8, 9, 10].map((h) => Date.UTC(2026, 0, 1, h)));
+    expect((await exchange.fetchFundingPayments('BTC/USDT:USDT', since)).map((p) => p.atMs)).toEqual([Date.UTC(2026, 0, 1, 8)]);
+    expect(await exchange.fetchFundingPayments('ETH/USDT:USDT', 0)).toEqual([]);
+    await expect(exchange.fetchFundingPayments('NOPE/USDT:USDT', 0)).rejects.toThrow(NotFoundError);
+  });
+
+  it('holding perps leaves the seeded prices and funding rates as they were', async () => {
+    const path = async (hold: boolean): Promise<string[]> => {
+      const clock = new ManualClock();
+      const exchange = new SimulatedExchange({ clock, seed: 4 });
+      if (hold) await exchange.placeOrder(perpOrder('DOGE', 'sell', '1000', 'f7p'));
+      const seen: string[] = [];
+      for (const ms of [HOUR_MS, 5 * HOUR_MS, 30_000, 9 * HOUR_MS]) {
+        await clock.advance(ms);
+        for (const t of await exchange.fetchTickers(['DOGE/USDT', 'DOGE/USDT:USDT', 'BTC/USDT'])) seen.push(t.last.toString());
+        for (const r of await exchange.fetchFundingRates()) seen.push(r.rate.toString());
+      }
+      return seen;
+    };
+    const held = await path(true);
+    expect(held).toEqual(await path(false));
+  });
+});

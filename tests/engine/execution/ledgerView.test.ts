@@ -36,4 +36,15 @@ describe('LedgerView', () => {
     expect((await mine.balancesOf('live')).spot.get('USDT')?.toString()).toBe('7');
     expect((await theirs.fundingByPosition()).get('p1')?.toString()).toBe('5');
   });
+
+  it('lists the funding lines of one position as they arrive', async () => {
+    const store = new MemoryStore();
+    const view = new LedgerView(store);
+    const funding = (id: string, ref: string, atMs: number, amount: string) => line(id, amount, { kind: 'funding', account: 'perp', ref, atMs, mode: 'live' });
+    await store.appendLedger([funding('f1', 'p1', 10, '0.5'), funding('f2', 'p2', 10, '0.7')]);
+    expect((await view.fundingLinesOf('p1')).map((l) => l.id)).toEqual(['f1']);
+    await store.appendLedger([line('t1', '-3', { ref: 'p1' }), funding('f3', 'p1', 20, '-0.25')]);
+    expect((await view.fundingLinesOf('p1')).map((l) => `${l.atMs} ${l.amount.toString()}`)).toEqual(['10 0.5', '20 -0.25']);
+    expect(await view.fundingLinesOf('p3')).toEqual([]);
+  });
 });

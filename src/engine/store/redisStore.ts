@@ -40,8 +40,19 @@ end
 return 1
 `;
 
+// KEYS: sorted index, hash. The records the index lists, in its order, in one round trip.
+const READ_LISTED_LUA = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local texts = {}
+for i, id in ipairs(ids) do
+  texts[i] = redis.call('HGET', KEYS[2], id)
+end
+return texts
+`;
+
 /** The Lua commands defined on the client; ioredis sends them by EVALSHA. */
 interface StoreScripts {
+  storeReadListed(index: string, hash: string): Promise<(string | null)[]>;
   storeRecordFill(fills: string, ledger: string, ledgerIds: string, ...args: string[]): Promise<string | null>;
   storeAppendLedger(ledger: string, ledgerIds: string, ...args: string[]): Promise<number>;
 }
@@ -62,6 +73,7 @@ export class RedisStore implements Store {
     this.keys = keysFor(prefix);
     redis.defineCommand('storeRecordFill', { lua: RECORD_FILL_LUA, numberOfKeys: 3 });
     redis.defineCommand('storeAppendLedger', { lua: APPEND_LEDGER_LUA, numberOfKeys: 2 });
+    redis.defineCommand('storeReadListed', { lua: READ_LISTED_LUA, numberOfKeys: 2 });
     this.scripts = redis as unknown as StoreScripts;
   }
 
@@ -214,10 +226,8 @@ export class RedisStore implements Store {
   }
 
   private async readListed<T>(hash: string, index: string): Promise<T[]> {
-    const ids = await this.redis.zrange(index, 0, '-1');
-    if (ids.length === 0) return [];
-    const texts = await this.redis.hmget(hash, ...ids);
-    return texts.filter((text): text is string => text !== null).map((text) => decode<T>(text));
+    const texts = await this.scripts.storeReadListed(index, hash);
+    return texts.filter((text): text is string => typeof text === 'string').map((text) => decode<T>(text));
   }
 }
 

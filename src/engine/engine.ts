@@ -631,8 +631,7 @@ export class Engine {
   async checkDeltas(): Promise<DeltaStatus[]> {
     this.assertReady();
     // Orders given up as unknown that filled since are undone before the legs are compared.
-    await this.manager.sweepLateFills();
-    await this.currentMode();
+    await Promise.all([this.manager.sweepLateFills(), this.currentMode()]);
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);

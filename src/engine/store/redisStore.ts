@@ -40,12 +40,16 @@ end
 return 1
 `;
 
-// KEYS: sorted index, hash. The records the index lists, in its order, in one round trip.
+// KEYS: sorted index, hash. The records the index lists, in its order, in one round trip
+// (HMGET in slices, as Lua's unpack takes a few thousand values at most).
 const READ_LISTED_LUA = `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local texts = {}
-for i, id in ipairs(ids) do
-  texts[i] = redis.call('HGET', KEYS[2], id)
+for first = 1, #ids, 1000 do
+  local slice = redis.call('HMGET', KEYS[2], unpack(ids, first, math.min(first + 999, #ids)))
+  for i = 1, #slice do
+    texts[#texts + 1] = slice[i]
+  end
 end
 return texts
 `;

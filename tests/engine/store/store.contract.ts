@@ -224,6 +224,18 @@ export function storeContract(
         expect(ids(await store.listPositions())).toEqual(['a', 'b', 'c']);
       });
 
+      it('lists thousands of positions whole and in order', async () => {
+        const count = 2_345;
+        await Promise.all(Array.from({ length: count }, (_, i) => store.putPosition(position(`p${String(i).padStart(4, '0')}`, 10_000 + i, i % 3 === 0 ? 'closed' : 'open'))));
+        const open = await store.listOpenPositions();
+        expect(open).toHaveLength(count - Math.ceil(count / 3));
+        expect(ids(open)).toEqual(ids(open).slice().sort());
+        const all = await store.listPositions();
+        expect(all).toHaveLength(count);
+        expect(all[0]?.id).toBe('p0000');
+        expect(all[count - 1]?.id).toBe(`p${count - 1}`);
+      });
+
       it('moves a position out of the open list when it is put closed, keeping it in all', async () => {
         const open = position('a', 1_000);
         await store.putPosition(open);

@@ -99,7 +99,7 @@ export function formatStatus(report: StatusReport): string {
       `${p.coin} ${p.id} · opened ${utc(p.openedAtMs)} UTC by ${p.openedBy}`,
       `  spot +${p.spotLeg.qty.toString()} @ ${price(p.spotLeg.entryPrice)} · mark ${mark(view.spotMark)}`,
       `  perp -${p.perpLeg.qty.toString()} @ ${price(p.perpLeg.entryPrice)} · mark ${mark(view.perpMark)}`,
-      `  liq ~${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} est.`,
+      `  liq ${view.liquidationSource === 'venue' ? '' : '~'}${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} ${view.liquidationSource === 'venue' ? '(venue)' : 'est.'}`,
       `  drift ${view.delta.driftBps.toFixed(1)} bps · fees ${usd(p.spotLeg.entryFeeUsd.plus(p.perpLeg.entryFeeUsd))} · funding ${signedUsd(view.fundingEarnedUsd)} · uPnL ${view.unrealisedPnlUsd ? signedUsd(view.unrealisedPnlUsd) : 'n/a (stale price)'} USD`,
     );
     if (view.venueFunding) lines.push(`  venue-paid funding ${signedUsd(view.venueFunding.paidUsd)} USD to ${utc(view.venueFunding.throughMs)} UTC`);
@@ -148,7 +148,7 @@ export function formatEvent(event: EngineEvent): string {
     case 'funding':
       return `💰 FUNDING ${event.position.coin} ${event.position.id}: ${signedUsd(event.amountUsd)} USD at ${pct(event.rate.mul(100), 4)}`;
     case 'liquidation':
-      return `🚨 LIQUIDATION NEAR ${event.position.coin} ${event.position.id}: perp short liquidates at about ${price(event.liquidationPrice)}, ${pct(event.distancePct, 1)} above the mark; add margin or reduce the hedge`;
+      return `🚨 LIQUIDATION NEAR ${event.position.coin} ${event.position.id}: perp short liquidates at ${event.source === 'venue' ? `${price(event.liquidationPrice)} (the venue's figure)` : `about ${price(event.liquidationPrice)} (estimate)`}, ${pct(event.distancePct, 1)} above the mark; add margin or reduce the hedge`;
     case 'funding_mismatch':
       return formatFundingMismatch(event.comparison);
     case 'reconcile':

@@ -24,6 +24,7 @@ import {
   type Position,
   type Requester,
   type Side,
+  type LiquidationSource,
   type TradingMode,
 } from './domain/types.js';
 import { EventBus, type EventListener } from './events.js';
@@ -123,8 +124,12 @@ export interface PositionView {
   fundingEarnedUsd: Decimal;
   /** Price PnL at the marks minus entry fees; null without a fresh mark. */
   unrealisedPnlUsd: Decimal | null;
-  /** Estimated liquidation price of the short (isolated margin at the configured leverage). */
+  /**
+   * Liquidation price of the short: the venue's own figure in live mode when it reports one,
+   * otherwise an estimate (isolated margin at the configured leverage).
+   */
   liquidationPrice: Decimal;
+  liquidationSource: LiquidationSource;
   /** How far the mark may rise before liquidation, in percent; null without a fresh mark. */
   liquidationDistancePct: Decimal | null;
   /** Live hedges: the funding the venue paid up to the last funding time checked; null before a check. */
@@ -460,7 +465,7 @@ export class Engine {
     const balances = await this.executor(this.mode).balances();
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
     const [funding, checked] = await Promise.all([this.ledger.fundingByPosition(), this.fundingCheck.records()]);
-    const positions = open.map((p) => this.positionView(p, funding, checked[p.id]));
+    const positions = open.map((p) => this.positionView(p, funding, checked[p.id], balances.liquidationPrices?.get(perpAsset(p.coin))));
     return {
       mode: this.mode,
       liveConfigured: this.liveConfigured(),
@@ -487,7 +492,7 @@ export class Engine {
       if (position.status === 'closed') {
         rows.push({ position, realisedUsd: position.realisedPnlUsd ?? ZERO, fundingUsd, feesUsd, unrealisedUsd: ZERO });
       } else {
-        const view = this.positionView(position, funding, undefined);
+        const view = this.positionView(position, funding, undefined, undefined);
         rows.push({ position, realisedUsd: ZERO, fundingUsd, feesUsd, unrealisedUsd: view.unrealisedPnlUsd });
       }
     }
@@ -635,7 +640,7 @@ export class Engine {
     const balances = await this.executor(this.mode).balances();
     const results: DeltaStatus[] = [];
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
-    await this.checkLiquidations(open);
+    await this.checkLiquidations(open, balances.liquidationPrices);
     for (const position of open) {
       // What the account holds, capped at what the hedge booked (the account may hold more).
       const spotHeld = Decimal.max(ZERO, Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty));
@@ -775,7 +780,12 @@ export class Engine {
     return Decimal.max(move(this.tickers.get(pair.spot.symbol).last, spotQuoted), move(this.tickers.get(pair.perp.symbol).last, perpQuoted));
   }
 
-  private positionView(position: Position, funding: ReadonlyMap<string, Decimal>, checked: FundingCheckRecord | undefined): PositionView {
+  private positionView(
+    position: Position,
+    funding: ReadonlyMap<string, Decimal>,
+    checked: FundingCheckRecord | undefined,
+    venueLiquidation: Decimal | undefined,
+  ): PositionView {
     const spotMark = this.tickers.lastOrNull(position.spotLeg.symbol);
     const perpMark = this.tickers.lastOrNull(position.perpLeg.symbol);
     const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
@@ -783,7 +793,7 @@ export class Engine {
       spotMark && perpMark
         ? spotMark.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty).plus(position.perpLeg.entryPrice.minus(perpMark).mul(position.perpLeg.qty)).minus(entryFees)
         : null;
-    const liquidationPrice = this.liquidationPrice(position);
+    const liquidationPrice = venueLiquidation ?? this.liquidationPrice(position);
     return {
       position,
       spotMark,
@@ -792,6 +802,7 @@ export class Engine {
       fundingEarnedUsd: funding.get(position.id) ?? ZERO,
       unrealisedPnlUsd,
       liquidationPrice,
+      liquidationSource: venueLiquidation ? 'venue' : 'estimate',
       liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
       venueFunding: checked ? { paidUsd: checked.venueUsd, throughMs: checked.toMs } : null,
     };
@@ -814,7 +825,7 @@ export class Engine {
    * Alerts once per position when its short's liquidation comes closer than the configured
    * distance, and again only after it moved away; one read and at most one write per check.
    */
-  private async checkLiquidations(open: readonly Position[]): Promise<void> {
+  private async checkLiquidations(open: readonly Position[], venuePrices: ReadonlyMap<string, Decimal> | undefined): Promise<void> {
     const alerted = new Set((await this.deps.store.getValue<string[]>(LIQUIDATION_KEY)) ?? []);
     const near = new Set<string>();
     const factor = this.liquidationFactor();
@@ -822,12 +833,15 @@ export class Engine {
     for (const position of open) {
       const mark = this.tickers.lastOrNull(position.perpLeg.symbol);
       if (!mark) continue;
-      const liquidationPrice = position.perpLeg.entryPrice.mul(factor);
+      const venuePrice = venuePrices?.get(perpAsset(position.coin));
+      const liquidationPrice = venuePrice ?? position.perpLeg.entryPrice.mul(factor);
       // Near when liquidation is below mark × (1 + alert %); the division only for those.
       if (liquidationPrice.gte(mark.mul(alertAt))) continue;
       const distancePct = liquidationPrice.minus(mark).div(mark).mul(100);
       near.add(position.id);
-      if (!alerted.has(position.id)) this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, distancePct });
+      if (!alerted.has(position.id)) {
+        this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, source: venuePrice ? 'venue' : 'estimate', distancePct });
+      }
     }
     if (near.size !== alerted.size || [...near].some((id) => !alerted.has(id))) await this.deps.store.putValue(LIQUIDATION_KEY, [...near]);
   }

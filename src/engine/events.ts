@@ -1,6 +1,6 @@
 import type { Decimal } from './domain/decimal.js';
 import type { FundingOpportunity } from './market/funding.js';
-import type { DeltaStatus, FundingComparison, Operation, OrderResult, Position } from './domain/types.js';
+import type { DeltaStatus, FundingComparison, LiquidationSource, Operation, OrderResult, Position } from './domain/types.js';
 
 /** What the engine tells the team. `critical` events must never wait behind routine ones. */
 export type EngineEvent =
@@ -24,7 +24,7 @@ export type EngineEvent =
   /** The venue paid a hedge funding different from what the ledger booked (beyond the tolerance). */
   | { type: 'funding_mismatch'; critical: true; comparison: FundingComparison }
   | { type: 'reconcile'; critical: true; mismatches: string[] }
-  | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; distancePct: Decimal }
+  | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; source: LiquidationSource; distancePct: Decimal }
   | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }
   | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };
 

@@ -70,6 +70,7 @@ describe('/status with the venue-paid funding', () => {
       fundingEarnedUsd: new Decimal('0.2851'),
       unrealisedPnlUsd: new Decimal('-1.2'),
       liquidationPrice: new Decimal(189_525),
+      liquidationSource: 'venue' as const,
       liquidationDistancePct: new Decimal('99.2'),
       venueFunding,
     });

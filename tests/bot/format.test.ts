@@ -57,4 +57,22 @@ describe('formatEvent', () => {
     const withDust = formatEvent({ type: 'closed', critical: false, operation: op, position: { ...position, spotDustQty: d('0.0005') } });
     expect(withDust).toMatch(/0\.0005 SOL stays in spot as dust \(less than one lot step, which the venue cannot sell\)$/);
   });
+
+  it('says whether a liquidation price is the venue’s figure or our estimate', () => {
+    const position = {
+      id: 'pos2',
+      coin: 'BTC',
+      mode: 'live' as const,
+      spotLeg: { kind: 'spot' as const, symbol: 'BTC/USDT', side: 'buy' as const, qty: d('0.01'), entryPrice: d('95000'), entryFeeUsd: d('0.95') },
+      perpLeg: { kind: 'perp' as const, symbol: 'BTC/USDT:USDT', side: 'sell' as const, qty: d('0.01'), entryPrice: d('95000'), entryFeeUsd: d('0.475') },
+      openedAtMs: 0,
+      openedBy: 'Ann',
+      openOperationId: 'op1',
+      status: 'open' as const,
+      lastFundingMs: 0,
+    };
+    const near = (source: 'venue' | 'estimate') => formatEvent({ type: 'liquidation', critical: true, position, liquidationPrice: d('104500'), source, distancePct: d('9.9') });
+    expect(near('venue')).toContain("perp short liquidates at 104,500.00 (the venue's figure), 9.9% above the mark");
+    expect(near('estimate')).toContain('perp short liquidates at about 104,500.00 (estimate)');
+  });
 });

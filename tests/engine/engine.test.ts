@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Decimal, Engine, type Requester } from '../../src/engine/index.js';
+import { Decimal, Engine, type EngineEvent, type Requester } from '../../src/engine/index.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
+import type { Exchange } from '../../src/engine/exchange/port.js';
 import { sumLedger } from '../../src/engine/execution/paperExecutor.js';
 import { startTestEngine, testEngineConfig, type EngineHarness } from '../support/engineHarness.js';
 
@@ -145,5 +146,33 @@ describe('liquidation distance', () => {
     await openHedge(safe, 'BTC', 2000);
     await safe.engine.checkDeltas();
     expect(safe.events.filter((e) => e.type === 'liquidation')).toEqual([]);
+  });
+
+  it('shows and alerts on the venue’s own liquidation price in live mode, instead of the estimate', async () => {
+    let venueLiquidation: Decimal | null = null;
+    // A venue that reports a liquidation price for each perp it holds, as binance, bybit and okx do.
+    const reporting = (venue: SimulatedExchange): Exchange =>
+      Object.assign(Object.create(venue) as SimulatedExchange, {
+        async fetchBalances() {
+          const balances = await venue.fetchBalances();
+          return { ...balances, liquidationPrices: venueLiquidation ? new Map([['BTC-PERP', venueLiquidation]]) : new Map<string, Decimal>() };
+        },
+      });
+    const h = await startTestEngine({ live: true, wrapLive: reporting });
+    const position = await openHedge(h, 'BTC', 2000);
+    const estimated = (await h.engine.status()).positions[0];
+    expect(estimated?.liquidationSource).toBe('estimate');
+    // At 1x: entry × (1 + 1 − 0.005), far away.
+    expect(estimated?.liquidationPrice.toString()).toBe(position.perpLeg.entryPrice.mul('1.995').toString());
+
+    venueLiquidation = position.perpLeg.entryPrice.mul('1.1');
+    const reported = (await h.engine.status()).positions[0];
+    expect(reported?.liquidationSource).toBe('venue');
+    expect(reported?.liquidationPrice.toString()).toBe(venueLiquidation.toString());
+    await h.engine.checkDeltas();
+    const alerts = h.events.filter((e): e is Extract<EngineEvent, { type: 'liquidation' }> => e.type === 'liquidation');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.source).toBe('venue');
+    expect(alerts[0]?.liquidationPrice.toString()).toBe(venueLiquidation.toString());
   });
 });

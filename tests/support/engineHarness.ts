@@ -2,6 +2,7 @@ import pino from 'pino';
 import { Decimal, Engine, ManualClock, type EngineConfig, type EngineEvent, type RecoveryReport } from '../../src/engine/index.js';
 import { FaultPlan } from '../../src/engine/exchange/faults.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
+import type { Exchange } from '../../src/engine/exchange/port.js';
 import type { Store } from '../../src/engine/store/port.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 
@@ -47,7 +48,16 @@ export interface EngineHarness {
  * A started engine on the simulated venue with a manual clock; MemoryStore unless one is given.
  * `live`: the same venue also takes the live orders, and the engine is switched to live mode.
  */
-export async function startTestEngine(options: { config?: Partial<EngineConfig>; store?: Store; clock?: ManualClock; live?: boolean } = {}): Promise<EngineHarness> {
+export async function startTestEngine(
+  options: {
+    config?: Partial<EngineConfig>;
+    store?: Store;
+    clock?: ManualClock;
+    live?: boolean;
+    /** The live venue seen by the engine, around the simulated one (e.g. to add what a real venue reports). */
+    wrapLive?: (venue: SimulatedExchange) => Exchange;
+  } = {},
+): Promise<EngineHarness> {
   const clock = options.clock ?? new ManualClock();
   const store = options.store ?? new MemoryStore();
   const exchange = new SimulatedExchange({ clock, seed: 7 });
@@ -56,7 +66,7 @@ export async function startTestEngine(options: { config?: Partial<EngineConfig>;
     clock,
     store,
     exchange,
-    ...(options.live ? { liveExchange: exchange } : {}),
+    ...(options.live ? { liveExchange: options.wrapLive ? options.wrapLive(exchange) : exchange } : {}),
     logger: pino({ level: 'silent' }),
   });
   const events: EngineEvent[] = [];

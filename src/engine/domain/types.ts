@@ -5,6 +5,9 @@ export type LegKind = 'spot' | 'perp';
 export type Side = 'buy' | 'sell';
 export type TradingMode = 'paper' | 'live';
 
+/** Where a liquidation price comes from: the venue's own figure, or our estimate from entry and leverage. */
+export type LiquidationSource = 'venue' | 'estimate';
+
 /** Trading rules of one market, from the venue: what a valid order looks like. */
 export interface Instrument {
   coin: Coin;

@@ -293,11 +293,12 @@ export class CcxtExchange implements Exchange {
    * credits its notional), i.e. wallet + unrealised PnL − Σ position × mark. The engine's margin
    * check (USDT − exposure at mark) then sees the venue's equity, as in paper mode.
    */
-  async fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote: boolean }> {
+  async fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote: boolean; liquidationPrices: Map<string, Decimal> }> {
     await this.ensureMarkets();
     const spot = await this.call(this.spot, 'read', 'spot balances', () => this.spot.profile.spotBalances(this.spot.client));
     const account = await this.call(this.perp, 'read', 'perp account', () => this.perp.profile.perpAccount(this.perp.client));
     const perp = new Map<string, Decimal>();
+    const liquidationPrices = new Map<string, Decimal>();
     let signedNotional = ZERO;
     for (const position of account.positions) {
       const market = this.perpMarketsById.get(position.marketId);
@@ -305,10 +306,11 @@ export class CcxtExchange implements Exchange {
       const qty = position.contracts.mul(this.perp.profile.contractSize(market));
       const asset = perpAsset(market.base);
       perp.set(asset, (perp.get(asset) ?? ZERO).plus(qty));
+      if (position.liquidationPrice) liquidationPrices.set(asset, position.liquidationPrice);
       signedNotional = signedNotional.plus(position.signedNotionalUsd);
     }
     perp.set(QUOTE_ASSET, account.walletUsdt.plus(account.unrealisedPnlUsdt).minus(signedNotional));
-    return { spot, perp, sharedQuote: this.spot === this.perp && this.spot.profile.unifiedAccount };
+    return { spot, perp, sharedQuote: this.spot === this.perp && this.spot.profile.unifiedAccount, liquidationPrices };
   }
 
   /**

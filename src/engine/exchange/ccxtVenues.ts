@@ -113,7 +113,13 @@ export interface RawFundingPayment {
 export interface PerpAccount {
   walletUsdt: Decimal;
   unrealisedPnlUsdt: Decimal;
-  positions: { marketId: string; contracts: Decimal; signedNotionalUsd: Decimal }[];
+  positions: {
+    marketId: string;
+    contracts: Decimal;
+    signedNotionalUsd: Decimal;
+    /** The venue's liquidation price; null when it reports none (e.g. no risk of liquidation). */
+    liquidationPrice: Decimal | null;
+  }[];
 }
 
 export interface PerpSettings {
@@ -319,14 +325,22 @@ const binance: VenueProfile = {
     const balance = await client.fetchBalance({ type: 'swap', subType: 'linear' });
     const info = raw(balance.info);
     const usdt = rawList(info['assets']).find((a) => a['asset'] === 'USDT') ?? {};
+    const held = rawList(info['positions']).filter((p) => !decimalOf(field(p, 'positionAmt') ?? '0', 'binance', 'positionAmt').isZero());
+    // The account lists no liquidation price; positionRisk does, for the positions held.
+    const risk = held.length > 0 ? rawList(await (client as unknown as BinancePositionRisk).fapiPrivateV3GetPositionRisk({})) : [];
+    const liquidation = new Map(risk.map((r) => [field(r, 'symbol') ?? '', liquidationOf(field(r, 'liquidationPrice'), 'binance')]));
     return {
       walletUsdt: decimalOf(field(usdt, 'walletBalance') ?? '0', 'binance', 'walletBalance'),
       unrealisedPnlUsdt: decimalOf(field(usdt, 'unrealizedProfit') ?? '0', 'binance', 'unrealizedProfit'),
-      positions: rawList(info['positions']).map((p) => ({
-        marketId: field(p, 'symbol') ?? '',
-        contracts: decimalOf(field(p, 'positionAmt'), 'binance', 'positionAmt'),
-        signedNotionalUsd: decimalOf(field(p, 'notional') ?? '0', 'binance', 'notional'),
-      })),
+      positions: held.map((p) => {
+        const marketId = field(p, 'symbol') ?? '';
+        return {
+          marketId,
+          contracts: decimalOf(field(p, 'positionAmt'), 'binance', 'positionAmt'),
+          signedNotionalUsd: decimalOf(field(p, 'notional') ?? '0', 'binance', 'notional'),
+          liquidationPrice: liquidation.get(marketId) ?? null,
+        };
+      }),
     };
   },
   async fundingIntervalsHours(client) {
@@ -493,6 +507,7 @@ const bybit: VenueProfile = {
           marketId: field(info, 'symbol') ?? '',
           contracts,
           signedNotionalUsd: contracts.mul(decimalOf(field(info, 'markPrice') ?? '0', 'bybit', 'markPrice')),
+          liquidationPrice: liquidationOf(field(info, 'liqPrice'), 'bybit'),
         };
       }),
     };
@@ -624,6 +639,7 @@ const okx: VenueProfile = {
           marketId,
           contracts,
           signedNotionalUsd: contracts.mul(ctVal).mul(decimalOf(field(info, 'markPx') ?? '0', 'okx', 'markPx')),
+          liquidationPrice: liquidationOf(field(info, 'liqPx'), 'okx'),
         };
       }),
     };
@@ -636,6 +652,18 @@ async function okxDetails(client: CcxtClient): Promise<Raw[]> {
 }
 
 const PROFILES: Record<VenueId, VenueProfile> = { binance, bybit, okx };
+
+/** binance's implicit REST method for USDⓈ-M position risk (ccxt's fetchPositions also loads leverage brackets). */
+interface BinancePositionRisk {
+  fapiPrivateV3GetPositionRisk(params: Raw): Promise<unknown>;
+}
+
+/** A venue's liquidation price; empty or zero means it reports none. */
+function liquidationOf(text: string | undefined, venue: VenueId): Decimal | null {
+  if (text === undefined || text === '') return null;
+  const value = decimalOf(text, venue, 'liquidation price');
+  return value.gt(0) ? value : null;
+}
 
 export function isSupportedVenue(venue: string): venue is VenueId {
   return (SUPPORTED_VENUES as readonly string[]).includes(venue);

@@ -20,7 +20,7 @@ export interface Exchange {
    * open positions as `<COIN>-PERP` (negative = short) and its USDT as the ledger books it (a
    * short's sale credits its notional), so USDT − exposure at mark is the account's equity.
    */
-  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote?: boolean }>;
+  fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal>; sharedQuote?: boolean; liquidationPrices?: Map<string, Decimal> }>;
   /**
    * Funding the venue paid (+) or charged (−) on this account's position in the perp `symbol`
    * from `sinceMs` on, oldest first. A venue that keeps no such history throws a BotError with

@@ -9,6 +9,8 @@ export interface Balances {
    * the spot map's USDT and the perp map's USDT are the same money, not two sums.
    */
   sharedQuote?: boolean;
+  /** The venue's own liquidation price of each perp position, by `<COIN>-PERP` (live only). */
+  liquidationPrices?: Map<string, Decimal>;
 }
 
 /**

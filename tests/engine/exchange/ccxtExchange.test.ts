@@ -168,10 +168,12 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
 
   it('reports free spot balances and the short as a negative <COIN>-PERP with USDT booked like the ledger', async () => {
     const { exchange } = await setup(venue);
-    const { spot, perp, sharedQuote } = await exchange.fetchBalances();
+    const { spot, perp, sharedQuote, liquidationPrices } = await exchange.fetchBalances();
     const asStrings = (m: Map<string, Decimal>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toString()]));
     expect(asStrings(spot)).toEqual(venue.expected.balances.spot);
     expect(asStrings(perp)).toEqual(venue.expected.balances.perp);
+    // The venue's own liquidation price of the short, digit for digit.
+    expect(asStrings(liquidationPrices)).toEqual({ 'BTC-PERP': venue.expected.liquidationPrice });
     // bybit's unified trading account and OKX's trading account hold one USDT wallet for both legs.
     expect(sharedQuote).toBe(venue.venue !== 'binance');
   });

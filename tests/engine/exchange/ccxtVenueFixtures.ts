@@ -50,6 +50,7 @@ export function binanceVenue(): HttpReplayer {
     .on('POST', '/fapi/v1/leverage', 'fapi-leverage')
     .on('GET', '/api/v3/account', 'spot-account')
     .on('GET', '/fapi/v3/account', 'fapi-account')
+    .on('GET', '/fapi/v3/positionRisk', 'fapi-position-risk')
     .on('GET', '/fapi/v1/income', 'fapi-income-funding');
 }
 
@@ -161,6 +162,8 @@ export interface VenueCase {
     perpFeeUsd: string;
     partialFeeUsd: string;
     balances: { spot: Record<string, string>; perp: Record<string, string> };
+    /** The venue's liquidation price of the BTC short in the positions fixture. */
+    liquidationPrice: string;
     /** `id atMs amount` of each payment in the funding fixture, oldest first. */
     fundingPayments: string[];
   };
@@ -217,6 +220,7 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.4750005',
       partialFeeUsd: '0.28497',
       balances: { spot: { BTC: '0.00999', USDT: '9049.894' }, perp: { 'BTC-PERP': '-0.01', USDT: '10949.5259995' } },
+      liquidationPrice: '189243.22709163',
       fundingPayments: ['9689322392 1767254400000 0.09501234', '9689500113 1767283200000 -0.01900231', '9689688457 1767312000000 0.07424031'],
     },
   },
@@ -276,6 +280,7 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.52250055',
       partialFeeUsd: '0.313467',
       balances: { spot: { BTC: '0.00999', USDT: '19049.37149945' }, perp: { 'BTC-PERP': '-0.01', USDT: '19999.37249945' } },
+      liquidationPrice: '188012.4',
       // bybit's execFee is a fee: −0.09501234 charged is 0.09501234 received.
       fundingPayments: [
         '8f1e2d3c-4b5a-4c69-8d7e-1f2a3b4c5d6e 1767254400000 0.09501234',
@@ -341,6 +346,7 @@ export const VENUE_CASES: VenueCase[] = [
       perpFeeUsd: '0.4750005',
       partialFeeUsd: '0.28497',
       balances: { spot: { BTC: '0.00999', USDT: '18099.4179995' }, perp: { 'BTC-PERP': '-0.01', USDT: '19999.4199995' } },
+      liquidationPrice: '189012.2',
       // OKX books 15 s or so after the funding time; the last bill (isolated margin) moved only the position's margin.
       fundingPayments: ['2512158415588360192 1767254415588 0.09501234', '2512278214031245312 1767283214031 -0.01900231', '2512398016220413952 1767312016220 0.07424031'],
     },

@@ -1,4 +1,5 @@
 import { Decimal } from '../src/engine/index.js';
+import { compareDecimals } from '../src/engine/domain/decimal.js';
 import type { FundingRate, Instrument } from '../src/engine/domain/types.js';
 import { FeeCalculator } from '../src/engine/market/feeCalculator.js';
 import { rankFunding } from '../src/engine/market/funding.js';
@@ -50,7 +51,7 @@ export function fundingUniverse(count: number): { rates: FundingRate[]; instrume
 
 export interface RankResult {
   samples: number[];
-  /** Sorting the same number of Decimals with comparedTo, from a shuffled order: the sort's share. */
+  /** Sorting the same number of Decimals as the ranking does (compareDecimals), from a shuffled order: the sort's share. */
   decimalSort: Distribution;
   profile: ProfileSummary | null;
 }
@@ -70,7 +71,7 @@ export async function benchRank(options: { rows: number; runs: number; warmup: n
   const random = seeded(7);
   const values = rankFunding(rates, pairOf, fees, 7).map((row) => ({ key: random(), value: row.netAprPct }));
   const shuffled = values.sort((a, b) => a.key - b.key).map((v) => v.value);
-  const decimalSort = distribution(await collect(50, 5, () => timeMs(async () => [...shuffled].sort((a, b) => b.comparedTo(a)))));
+  const decimalSort = distribution(await collect(50, 5, () => timeMs(async () => [...shuffled].sort((a, b) => compareDecimals(b, a)))));
   const p50 = distribution(samples).p50;
   const profile =
     options.profileOverMs !== undefined && p50 > options.profileOverMs ? await profileCpu(async () => rankFunding(rates, pairOf, fees, 7), profileIterations(p50)) : null;

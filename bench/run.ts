@@ -48,14 +48,17 @@ async function main(): Promise<void> {
 
     // What a leg's timer alone costs: Node fires a timeout at or after its delay, never before.
     const legTimer = distribution(await collect(40, 2, () => timeMs(() => new Promise((resolve) => setTimeout(resolve, LEG_LATENCY_MS)))));
-    log(`hedge open, ${LEG_LATENCY_MS} ms legs`);
-    const hedge = await benchOpen({ redisUrl: redis.url, legLatencyMs: LEG_LATENCY_MS, runs: 200, warmup: 10, budgetMs: 20_000 });
-    log(`baseline: legs one after the other, ${LEG_LATENCY_MS} ms each`);
-    const sequential = await benchOpen({ redisUrl: redis.url, legLatencyMs: LEG_LATENCY_MS, runs: 100, warmup: 5, budgetMs: 15_000, sequential: true });
+    // The 0 ms opens come first: their warm-up also warms the engine's code for the 50 ms opens,
+    // which otherwise get only a handful of untimed runs (each takes a leg's time) and would
+    // measure the JIT's first passes rather than a running bot.
     log('engine overhead, 0 ms legs');
     const overhead = await benchOpen({ redisUrl: redis.url, legLatencyMs: 0, runs: 1_000, warmup: 100, budgetMs: 20_000, profileOverMs: 2 });
     const inMemory = await benchOpen({ redisUrl: redis.url, legLatencyMs: 0, runs: 1_000, warmup: 100, budgetMs: 15_000, memory: true });
     const requests = await countOpenRedisRequests(redis.url);
+    log(`hedge open, ${LEG_LATENCY_MS} ms legs`);
+    const hedge = await benchOpen({ redisUrl: redis.url, legLatencyMs: LEG_LATENCY_MS, runs: 200, warmup: 10, budgetMs: 20_000 });
+    log(`baseline: legs one after the other, ${LEG_LATENCY_MS} ms each`);
+    const sequential = await benchOpen({ redisUrl: redis.url, legLatencyMs: LEG_LATENCY_MS, runs: 100, warmup: 5, budgetMs: 15_000, sequential: true });
 
     const hedgeOverLegMs = p50(hedge.total) - LEG_LATENCY_MS;
     figures.hedge_open_p50_ms = figure(
@@ -122,7 +125,8 @@ async function main(): Promise<void> {
       5,
       `pure CPU, no I/O: ${ms((rankDist.p50 / RANK_ROWS) * 1000)} per 1,000 rows (fastest run ${ms(rankDist.min)}). Per row: two multiplications, a subtraction and, ` +
         `for a positive rate, one division, all decimal.js at 12 significant digits (the ranking's ratios; rates and fees enter exactly), with the fee factors worked out ` +
-        `once per fee schedule and interval; sorting the ${RANK_ROWS} results with comparedTo alone takes ${ms(rank.decimalSort.p50)}.${profileNote(rank.profile)}`,
+        `once per fee schedule and interval; sorting the ${RANK_ROWS} results alone takes ${ms(rank.decimalSort.p50)} (compareDecimals; decimal.js's comparedTo copies its ` +
+        `argument on every call, which made this sort about four times slower when measured on 2026-11-25).${profileNote(rank.profile)}`,
       { rows: RANK_ROWS, decimal_sort_p50_ms: rank.decimalSort.p50, profile: rank.profile },
     );
 

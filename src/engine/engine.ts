@@ -337,13 +337,13 @@ export class Engine {
 
   async previewOpen(coinText: string, notionalUsd: Decimal, by: Requester): Promise<OpenPreview> {
     this.assertReady();
-    await this.currentMode();
     const pair = this.pairOf(coinText);
     if (!notionalUsd.isFinite() || notionalUsd.lte(0) || notionalUsd.gt(MAX_NOTIONAL_INPUT)) {
       throw new InvalidInputError(`the amount must be a positive number of USD per leg, e.g. /open ${pair.coin} 1000`);
     }
-    await this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
-    const { spotPrice, perpPrice, qty } = await this.quoteOpen(pair, notionalUsd);
+    // Prices, the mode and the risk check's reads all go out at once.
+    const prices = this.tickers.refresh([pair.spot.symbol, pair.perp.symbol]);
+    const { spotPrice, perpPrice, qty } = await this.quoteOpen(pair, notionalUsd, this.currentMode(), prices);
     const now = this.deps.clock.nowMs();
     const operation = this.newOperation('open', pair.coin, by, {
       notionalUsd,
@@ -439,7 +439,7 @@ export class Engine {
     }
     if (op.kind === 'open') {
       try {
-        await this.quoteOpen(pair, op.notionalUsd ?? ZERO);
+        await this.quoteOpen(pair, op.notionalUsd ?? ZERO, op.mode);
       } catch (err) {
         await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
         throw err;
@@ -758,9 +758,26 @@ export class Engine {
     return work;
   }
 
-  /** Sizes an open after the halt and risk checks; the reads behind all three go out together. */
-  private async quoteOpen(pair: HedgePair, notionalUsd: Decimal): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
-    const [open, balances, halted] = await Promise.all([this.deps.store.listOpenPositions(), this.executor(this.mode).balances(), this.haltReason()]);
+  /**
+   * Sizes an open in `mode` after the halt and risk checks. Their reads go out together, with the
+   * paper balances among them (a ledger read), so a paper open needs no second round trip once
+   * the mode is known; a live open then asks the venue.
+   */
+  private async quoteOpen(
+    pair: HedgePair,
+    notionalUsd: Decimal,
+    mode: TradingMode | Promise<TradingMode>,
+    prices: Promise<void> = Promise.resolve(),
+  ): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
+    const paper = this.executors.paper;
+    const [modeNow, open, halted, paperBalances] = await Promise.all([
+      mode,
+      this.deps.store.listOpenPositions(),
+      this.haltReason(),
+      paper ? paper.balances() : null,
+      prices,
+    ]);
+    const balances = modeNow === 'paper' && paperBalances ? paperBalances : await this.executor(modeNow).balances();
     if (halted) throw haltedError(halted);
     this.risk.checkOpen({ pair, notionalUsd, openPositions: open, balances });
     const spotPrice = this.tickers.get(pair.spot.symbol).last;

@@ -16,6 +16,35 @@ export function dec(value: string | Decimal): Decimal {
   return value instanceof Decimal ? value : new Decimal(value);
 }
 
+/**
+ * Orders two finite Decimals as `a.comparedTo(b)` does (−1, 0, 1), without the copy of `b` that
+ * comparedTo makes on every call: sorting thousands of rows spends most of its time there. It
+ * reads the instance properties decimal.js documents (d: digits in base 1e7 words, normalised;
+ * e: base-10 exponent; s: sign) and follows the same steps as its own comparison.
+ */
+export function compareDecimals(a: Decimal, b: Decimal): -1 | 0 | 1 {
+  const ad = a.d;
+  const bd = b.d;
+  const aZero = ad[0] === 0;
+  const bZero = bd[0] === 0;
+  if (aZero || bZero) {
+    if (aZero && bZero) return 0;
+    return aZero ? (b.s > 0 ? -1 : 1) : a.s > 0 ? 1 : -1;
+  }
+  if (a.s !== b.s) return a.s > 0 ? 1 : -1;
+  // Same sign: the larger magnitude is the larger number when positive, the smaller when negative.
+  const sign = a.s > 0 ? 1 : -1;
+  if (a.e !== b.e) return a.e > b.e ? sign : (-sign as -1 | 1);
+  const common = Math.min(ad.length, bd.length);
+  for (let i = 0; i < common; i += 1) {
+    const x = ad[i] as number;
+    const y = bd[i] as number;
+    if (x !== y) return x > y ? sign : (-sign as -1 | 1);
+  }
+  if (ad.length === bd.length) return 0;
+  return ad.length > bd.length ? sign : (-sign as -1 | 1);
+}
+
 /** Rounds `qty` down to a whole multiple of `step` (steps are positive). */
 export function floorToStep(qty: Decimal, step: Decimal): Decimal {
   return qty.div(step).floor().mul(step);

@@ -1,4 +1,4 @@
-import { Decimal, ZERO } from '../domain/decimal.js';
+import { Decimal, ZERO, compareDecimals } from '../domain/decimal.js';
 import type { FundingRate } from '../domain/types.js';
 import type { FeeCalculator } from './feeCalculator.js';
 import type { HedgePair } from './instrumentInfo.js';
@@ -73,5 +73,5 @@ export function rankFunding(
       breakEvenHours: rate.rate.gt(ZERO) ? feeHours.div(rate.rate) : null,
     });
   }
-  return rows.sort((a, b) => b.netAprPct.comparedTo(a.netAprPct));
+  return rows.sort((a, b) => compareDecimals(b.netAprPct, a.netAprPct));
 }

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       `${requests.total} Redis requests per open (preview ${requests.byPhase.preview ?? 0}, confirm ${requests.byPhase.confirm ?? 0}; ${Object.entries(requests.byCommand)
         .map(([command, count]) => `${count} ${command}`)
         .join(', ')}) at ${ms(rtt.p50)} for the smallest round trip = ${ms(redisFloorMs)} if each waited alone. Requests that can go together do (auto-pipelined), ` +
-        `but each step needs the one before: the preview reads the mode, then the hedges, ledger and halt flag, then writes the operation (3 round trips); the confirm ` +
+        `but each step needs the one before: the preview reads the mode, hedges, ledger and halt flag together, then writes the operation (2 round trips); the confirm ` +
         `takes the coin lock, reads the operation, re-reads hedges, ledger and halt flag, stores 'placing' before any order, books both fills, writes position and ` +
         `operation together, and unlocks (7 round trips, each a durability or exactly-once guarantee). ` +
         `the same open on MemoryStore with in-process locks takes ${ms(p50(inMemory.total))}, the engine's CPU share.${profileNote(overhead.profile)}`,

@@ -181,6 +181,8 @@ export interface RecoveryReport {
 
 const MAX_NOTIONAL_INPUT = new Decimal('1e12');
 const SCAN_KEY = 'funding:scan';
+/** When the stored scan was taken: a small read that tells whether the decoded copy is current. */
+const SCAN_AT_KEY = 'funding:scan:at';
 const HALT_KEY = 'trading:halt';
 const LIQUIDATION_KEY = 'liquidation:near';
 const ABOVE_KEY = 'funding:above-threshold';
@@ -201,6 +203,8 @@ export class Engine {
   private readonly fundingCheck: FundingCheck;
   private readonly executors: Record<TradingMode, Executor | null>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The last funding scan this engine decoded or stored, shared read-only by every reader. */
+  private scanCache: { atMs: number; rows: readonly FundingOpportunity[] } | null = null;
   /** Lock names of the operations this engine previewed, newest last (a preview's coin never changes). */
   private readonly previewLocks = new Map<string, string>();
   private readonly ledger: LedgerView;
@@ -591,15 +595,28 @@ export class Engine {
   async scanFunding(): Promise<FundingOpportunity[]> {
     const rates = await this.deps.exchange.fetchFundingRates();
     const rows = rankFunding(rates, (coin) => (this.instruments.has(coin) ? this.instruments.pair(coin) : null), this.fees, this.deps.config.fundingHoldDays);
-    await this.deps.store.putValue(SCAN_KEY, { atMs: this.deps.clock.nowMs(), rows });
+    const atMs = this.deps.clock.nowMs();
+    // The scan first, then its time: a reader that sees the new time always finds the new scan.
+    await this.deps.store.putValue(SCAN_KEY, { atMs, rows });
+    await this.deps.store.putValue(SCAN_AT_KEY, atMs);
+    this.scanCache = { atMs, rows };
     await this.alertFundingCrossings(rows);
     return rows;
   }
 
-  /** The latest scan (from any process), scanning now when there is none. */
+  /**
+   * The latest scan (from any process), scanning now when there is none. The decoded scan is kept
+   * until another one is stored: on a venue listing hundreds of perps, decoding it for every
+   * preview would cost a millisecond or more.
+   */
   async topFunding(limit: number): Promise<FundingOpportunity[]> {
-    const stored = await this.deps.store.getValue<{ atMs: number; rows: FundingOpportunity[] }>(SCAN_KEY);
-    const rows = stored ? stored.rows : await this.scanFunding();
+    const atMs = await this.deps.store.getValue<number>(SCAN_AT_KEY);
+    let rows = atMs !== null && this.scanCache?.atMs === atMs ? this.scanCache.rows : null;
+    if (!rows) {
+      const stored = await this.deps.store.getValue<{ atMs: number; rows: FundingOpportunity[] }>(SCAN_KEY);
+      if (stored) this.scanCache = stored;
+      rows = stored ? stored.rows : await this.scanFunding();
+    }
     return rows.slice(0, limit);
   }
 

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { Decimal, Engine, type EngineEvent, type Requester } from '../../src/engine/index.js';
+import { Decimal, Engine, ManualClock, type EngineEvent, type Requester } from '../../src/engine/index.js';
+import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
 import type { Exchange } from '../../src/engine/exchange/port.js';
 import { sumLedger } from '../../src/engine/execution/paperExecutor.js';
@@ -125,6 +126,29 @@ describe('mode', () => {
     expect(await h.store.getMode()).toBe('live');
     expect((await withLive.status()).mode).toBe('live');
     await expect(withLive.setMode('live', ALICE)).rejects.toThrow(/already in live mode/);
+  });
+});
+
+describe('funding scan', () => {
+  it('serves the latest stored scan to every engine on the store, decoding a new one only when it changes', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const scanner = await startTestEngine({ store, clock });
+    const reader = await startTestEngine({ store, clock });
+    const first = await scanner.engine.scanFunding();
+    const read = async () => (await reader.engine.topFunding(100)).map((r) => `${r.coin} ${r.rate.toString()}`);
+    expect(await read()).toEqual(first.map((r) => `${r.coin} ${r.rate.toString()}`));
+    // Asking again without a new scan reads the small time key only: the decoded rows are reused.
+    const getValue = vi.spyOn(store, 'getValue');
+    await reader.engine.topFunding(3);
+    expect(getValue.mock.calls.map(([key]) => key)).toEqual(['funding:scan:at']);
+    getValue.mockClear();
+
+    await clock.advance(HOUR);
+    const second = await scanner.engine.scanFunding();
+    expect(second.map((r) => r.rate.toString())).not.toEqual(first.map((r) => r.rate.toString()));
+    expect(await read()).toEqual(second.map((r) => `${r.coin} ${r.rate.toString()}`));
+    expect(getValue.mock.calls.map(([key]) => key)).toEqual(['funding:scan:at', 'funding:scan']);
   });
 });
 

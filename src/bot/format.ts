@@ -102,7 +102,10 @@ export function formatStatus(report: StatusReport): string {
       `  liq ${view.liquidationSource === 'venue' ? '' : '~'}${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} ${view.liquidationSource === 'venue' ? '(venue)' : 'est.'}`,
       `  drift ${view.delta.driftBps.toFixed(1)} bps · fees ${usd(p.spotLeg.entryFeeUsd.plus(p.perpLeg.entryFeeUsd))} · funding ${signedUsd(view.fundingEarnedUsd)} · uPnL ${view.unrealisedPnlUsd ? signedUsd(view.unrealisedPnlUsd) : 'n/a (stale price)'} USD`,
     );
-    if (view.venueFunding) lines.push(`  venue-paid funding ${signedUsd(view.venueFunding.paidUsd)} USD to ${utc(view.venueFunding.throughMs)} UTC`);
+    if (view.venueFunding) {
+      const since = view.venueFunding.sinceMs === null ? '' : ` from ${utc(view.venueFunding.sinceMs)}`;
+      lines.push(`  venue-paid funding ${signedUsd(view.venueFunding.paidUsd)} USD${since} to ${utc(view.venueFunding.throughMs)} UTC`);
+    }
   }
   return lines.join('\n');
 }

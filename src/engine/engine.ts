@@ -133,7 +133,7 @@ export interface PositionView {
   /** How far the mark may rise before liquidation, in percent; null without a fresh mark. */
   liquidationDistancePct: Decimal | null;
   /** Live hedges: the funding the venue paid up to the last funding time checked; null before a check. */
-  venueFunding: { paidUsd: Decimal; throughMs: number } | null;
+  venueFunding: { paidUsd: Decimal; throughMs: number; sinceMs: number | null } | null;
 }
 
 export interface StatusReport {
@@ -838,7 +838,8 @@ export class Engine {
       liquidationPrice,
       liquidationSource: venueLiquidation ? 'venue' : 'estimate',
       liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
-      venueFunding: checked ? { paidUsd: checked.venueUsd, throughMs: checked.toMs } : null,
+      // sinceMs only when the check compared a window shorter than the hedge's life.
+      venueFunding: checked ? { paidUsd: checked.venueUsd, throughMs: checked.toMs, sinceMs: checked.fromMs > position.openedAtMs ? checked.fromMs : null } : null,
     };
   }
 

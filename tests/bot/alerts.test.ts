@@ -62,7 +62,7 @@ describe('/status with the venue-paid funding', () => {
   it('shows the venue figure of a checked live hedge next to the ledger funding', async () => {
     const h = await startTestEngine();
     const report: StatusReport = await h.engine.status();
-    const view = (venueFunding: { paidUsd: Decimal; throughMs: number } | null) => ({
+    const view = (venueFunding: { paidUsd: Decimal; throughMs: number; sinceMs: number | null } | null) => ({
       position: position(),
       spotMark: new Decimal(95_100),
       perpMark: new Decimal(95_120),
@@ -74,8 +74,11 @@ describe('/status with the venue-paid funding', () => {
       liquidationDistancePct: new Decimal('99.2'),
       venueFunding,
     });
-    const checked = formatStatus({ ...report, mode: 'live', positions: [view({ paidUsd: new Decimal('0.19002234'), throughMs: F + 16 * HOUR_MS })] });
+    const checked = formatStatus({ ...report, mode: 'live', positions: [view({ paidUsd: new Decimal('0.19002234'), throughMs: F + 16 * HOUR_MS, sinceMs: null })] });
     expect(checked).toContain('funding +0.29 · uPnL -1.20 USD\n  venue-paid funding +0.19 USD to 2026-01-02 00:00 UTC');
+    // A hedge older than the compared window says where the window starts.
+    const windowed = formatStatus({ ...report, mode: 'live', positions: [view({ paidUsd: new Decimal('0.19002234'), throughMs: F + 16 * HOUR_MS, sinceMs: F })] });
+    expect(windowed).toContain('venue-paid funding +0.19 USD from 2026-01-01 08:00 to 2026-01-02 00:00 UTC');
     expect(formatStatus({ ...report, mode: 'live', positions: [view(null)] })).not.toContain('venue-paid');
   });
 });

@@ -12,6 +12,12 @@ import type { Store } from '../store/port.js';
 export const MATCH_WINDOW_MS = 15 * 60_000;
 /** Funding times younger than this are left to the next check: the venue may not show them yet. */
 export const SETTLE_GRACE_MS = 10 * 60_000;
+/**
+ * How far back a check compares: the last 30 days of a hedge. Venues keep funding history for a
+ * limited time (binance income and OKX bills about three months), so a hedge held longer would
+ * otherwise show its oldest funding as booked but never paid.
+ */
+export const CHECK_WINDOW_MS = 30 * 24 * 3_600_000;
 const STATE_KEY = 'funding:check';
 
 export interface FundingTolerance {
@@ -27,6 +33,8 @@ export type FundingCheckResult =
 
 /** What the last check of a hedge found, kept in the store for every process (/status shows it). */
 export interface FundingCheckRecord {
+  /** Start of the compared window: the opening, or CHECK_WINDOW_MS before `toMs` for an older hedge. */
+  fromMs: number;
   toMs: number;
   ledgerUsd: Decimal;
   venueUsd: Decimal;
@@ -36,23 +44,28 @@ export interface FundingCheckRecord {
 
 /**
  * Compares the ledger's funding lines of one hedge with the venue's payments, over the funding
- * times up to `horizonMs` (the latest booking old enough to compare). Each payment counts at the
- * booked funding time nearest to it within MATCH_WINDOW_MS, or at its own time when none is.
+ * times from `sinceMs` (default: all) up to `horizonMs` (the latest booking old enough to
+ * compare). Each payment counts at the booked funding time nearest to it within
+ * MATCH_WINDOW_MS, or at its own time when none is.
  */
 export function compareFunding(args: {
   position: Position;
   lines: readonly LedgerEntry[];
   payments: readonly FundingPayment[];
   horizonMs: number;
+  sinceMs?: number;
   tolerance: FundingTolerance;
 }): FundingComparison {
-  const lines = args.lines.filter((l) => l.atMs <= args.horizonMs);
+  const sinceMs = args.sinceMs ?? -Infinity;
+  const lines = args.lines.filter((l) => l.atMs >= sinceMs && l.atMs <= args.horizonMs);
   const bookedTimes = [...new Set(lines.map((l) => l.atMs))].sort((a, b) => a - b);
   const paidTimes = new Set<number>();
   const unbookedTimesMs: number[] = [];
   let venueUsd = ZERO;
   let payments = 0;
   for (const payment of args.payments) {
+    // A payment stamped just before the window may still be for its first funding time.
+    if (payment.atMs < sinceMs - MATCH_WINDOW_MS) continue;
     const booked = nearest(bookedTimes, payment.atMs);
     const atMs = booked ?? payment.atMs;
     if (atMs > args.horizonMs) continue;
@@ -147,9 +160,10 @@ export class FundingCheck {
     const horizonMs = lines.reduce((latest, l) => (l.atMs <= settledBy && l.atMs > latest ? l.atMs : latest), -Infinity);
     if (horizonMs === -Infinity) return unchanged('skipped', 'no funding booked long enough ago');
     if (prior && prior.toMs >= horizonMs) return unchanged('skipped', 'no funding booked since the last check');
+    const sinceMs = Math.max(position.openedAtMs, horizonMs - CHECK_WINDOW_MS);
     let payments: FundingPayment[];
     try {
-      payments = await exchange.fetchFundingPayments(position.perpLeg.symbol, position.openedAtMs);
+      payments = await exchange.fetchFundingPayments(position.perpLeg.symbol, Math.max(position.openedAtMs, sinceMs - MATCH_WINDOW_MS));
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       if (err instanceof BotError && err.code === VENUE_UNSUPPORTED) {
@@ -160,8 +174,14 @@ export class FundingCheck {
       this.warnOnce(`failed:${position.id}:${code}`, { positionId: position.id, coin: position.coin, code, err: reason }, 'funding payments could not be read; every check tries again');
       return unchanged('failed', reason);
     }
-    const comparison = compareFunding({ position, lines, payments, horizonMs, tolerance: this.deps.tolerance });
-    const record: FundingCheckRecord = { toMs: horizonMs, ledgerUsd: comparison.ledgerUsd, venueUsd: comparison.venueUsd, alertedDifferenceUsd: null };
+    const comparison = compareFunding({ position, lines, payments, horizonMs, sinceMs, tolerance: this.deps.tolerance });
+    const record: FundingCheckRecord = {
+      fromMs: sinceMs,
+      toMs: horizonMs,
+      ledgerUsd: comparison.ledgerUsd,
+      venueUsd: comparison.venueUsd,
+      alertedDifferenceUsd: null,
+    };
     if (comparison.withinTolerance) return { result: { outcome: 'match', position, comparison }, record };
     const alerted = prior?.alertedDifferenceUsd ?? null;
     if (alerted === null || comparison.differenceUsd.minus(alerted).abs().gt(comparison.toleranceUsd)) {

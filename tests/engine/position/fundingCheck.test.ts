@@ -55,6 +55,26 @@ describe('compareFunding', () => {
     expect(c.withinTolerance).toBe(false);
   });
 
+  it('compares only from sinceMs on: funding the venue no longer lists does not count as unpaid', () => {
+    const day = 24 * HOUR_MS;
+    // Booked every 8 h for 60 days; the venue's history keeps only the last 45 days.
+    const times = Array.from({ length: 180 }, (_, i) => F + i * 8 * HOUR_MS);
+    const lines = times.map((t) => booking('p', t, '0.1'));
+    const horizonMs = times.at(-1)!;
+    const payments = times.filter((t) => t > horizonMs - 45 * day).map((t) => paid(t + 20_000, '0.1'));
+    const all = compareFunding({ position: hedge(), lines, payments, horizonMs, tolerance: TOLERANCE });
+    expect(all.withinTolerance).toBe(false);
+    expect(all.unpaidTimesMs.length).toBeGreaterThan(40);
+    const sinceMs = horizonMs - 30 * day;
+    const windowed = compareFunding({ position: hedge(), lines, payments, horizonMs, sinceMs, tolerance: TOLERANCE });
+    expect(windowed.withinTolerance).toBe(true);
+    expect([windowed.bookings, windowed.payments, windowed.fromMs]).toEqual([91, 91, sinceMs]);
+    expect([windowed.unpaidTimesMs, windowed.unbookedTimesMs]).toEqual([[], []]);
+    // A payment for the window's first funding time, stamped a little before it, still counts there.
+    const early = compareFunding({ position: hedge(), lines, payments: [paid(sinceMs - 60_000, '0.1')], horizonMs: sinceMs, sinceMs, tolerance: TOLERANCE });
+    expect([early.payments, early.unbookedTimesMs, early.withinTolerance]).toEqual([1, [], true]);
+  });
+
   it('allows the absolute tolerance plus the relative part of the larger sum, and no more', () => {
     const compare = (venue: string) => compareFunding({ position: hedge(), lines: [booking('p', F, '10')], payments: [paid(F, venue)], horizonMs: F, tolerance: TOLERANCE });
     // 0.01 + 1 % of 10.11 = 0.1111

@@ -15,7 +15,7 @@ afterAll(async () => {
 
 describe('venue faults on either leg', () => {
   for (const leg of ['spot', 'perp'] as const) {
-    for (const fault of ['reject', 'timeout', 'partial', 'drift'] as const) {
+    for (const fault of ['reject', 'timeout', 'partial', 'drift', 'late'] as const) {
       it(`${leg} leg: ${fault}`, async () => {
         const store = await RedisStore.connect(testRedisUrl(), randomPrefix());
         stores.push(store);
@@ -25,11 +25,17 @@ describe('venue faults on either leg', () => {
           () => null,
           (err: unknown) => err as Error,
         );
-        if (fault === 'timeout') {
+        if (fault === 'timeout' || fault === 'late') {
           await new Promise((resolve) => setTimeout(resolve, 50));
           await h.clock.advance(1_000);
         }
         const error = await running;
+        if (fault === 'late') {
+          // The leg given up at the timeout fills a minute later; the next delta check undoes it.
+          await h.clock.advance(60_000);
+          await h.engine.refreshPrices();
+          await h.engine.checkDeltas();
+        }
         const op = await store.getOperation(preview.operation.id);
         const balances = sumLedger(await store.listLedger(), 'paper');
         const spot = balances.spot.get('ETH') ?? new Decimal(0);
@@ -48,11 +54,18 @@ describe('venue faults on either leg', () => {
         }
         const alert = h.events.find((e) => ['rollback', 'drift', 'opened'].includes(e.type));
         expect(alert).toBeDefined();
+        const late = h.events.find((e) => e.type === 'late_fill');
+        if (fault === 'late') expect(late).toMatchObject({ type: 'late_fill', reversal: expect.objectContaining({ filledQty: expect.anything() }) });
+        if (late?.type === 'late_fill') expect(late.reversalError).toBeUndefined();
+        else expect(late).toBeUndefined();
         recordOutcome({
           group: 'Venue faults',
           fault: `${leg} leg ${fault} on /open ETH 2000`,
           tries: 1,
-          outcome: fault === 'partial' ? `position of the matched quantity ${spot.toString()} ETH on both legs; alert: ${alert?.type ?? '-'}` : `${op?.state ?? '?'} (${error?.name ?? ''}); both legs flat; alert: ${alert?.type ?? '-'}`,
+          outcome:
+            fault === 'partial'
+              ? `position of the matched quantity ${spot.toString()} ETH on both legs; alert: ${alert?.type ?? '-'}`
+              : `${op?.state ?? '?'} (${error?.name ?? ''}); both legs flat; alert: ${alert?.type ?? '-'}${late ? ', then late_fill (the leg that filled a minute late was undone by the next delta check)' : ''}`,
           passed: true,
         });
       });

@@ -83,7 +83,9 @@ export function formatClosePreview(preview: ClosePreview, ttlSeconds: number): s
 export function formatStatus(report: StatusReport): string {
   const lines = [
     `Mode ${report.mode.toUpperCase()}${report.liveConfigured ? '' : ' (live not configured)'}`,
-    `Spot ${usd(report.spotUsdt)} USDT · perp equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`,
+    report.sharedQuote
+      ? `One USDT wallet for both legs (unified account): ${usd(report.spotUsdt)} USDT spendable · equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`
+      : `Spot ${usd(report.spotUsdt)} USDT · perp equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`,
   ];
   if (report.haltReason) lines.push(`⛔ New opens halted until an admin sends /resume: ${report.haltReason}`);
   if (report.unfinishedOperations > 0) lines.push(`${report.unfinishedOperations} operation(s) awaiting confirmation or in progress`);

@@ -142,6 +142,8 @@ export interface StatusReport {
   spotUsdt: Decimal;
   perpUsdt: Decimal;
   perpEquityUsd: Decimal;
+  /** Spot and perp draw on one USDT wallet (a unified account): spotUsdt and the perp equity are the same money. */
+  sharedQuote: boolean;
   totalExposureUsd: Decimal;
   positions: PositionView[];
   unfinishedOperations: number;
@@ -476,6 +478,7 @@ export class Engine {
       spotUsdt: balances.spot.get(QUOTE_ASSET) ?? ZERO,
       perpUsdt: balances.perp.get(QUOTE_ASSET) ?? ZERO,
       perpEquityUsd: this.risk.perpEquityUsd(balances, open),
+      sharedQuote: balances.sharedQuote === true,
       totalExposureUsd: this.risk.totalExposureUsd(open),
       positions,
       unfinishedOperations: (await this.deps.store.listUnfinishedOperations()).length,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvent } from '../../src/bot/format.js';
+import { formatEvent, formatStatus } from '../../src/bot/format.js';
 import { Decimal } from '../../src/engine/domain/decimal.js';
 import type { OrderResult, Position } from '../../src/engine/domain/types.js';
 import { operation } from '../support/engine.js';
@@ -74,5 +74,23 @@ describe('formatEvent', () => {
     const near = (source: 'venue' | 'estimate') => formatEvent({ type: 'liquidation', critical: true, position, liquidationPrice: d('104500'), source, distancePct: d('9.9') });
     expect(near('venue')).toContain("perp short liquidates at 104,500.00 (the venue's figure), 9.9% above the mark");
     expect(near('estimate')).toContain('perp short liquidates at about 104,500.00 (estimate)');
+  });
+
+  it('shows a unified account’s one USDT wallet once, not as two balances', () => {
+    const report = {
+      mode: 'live' as const,
+      liveConfigured: true,
+      spotUsdt: d('18099.42'),
+      perpUsdt: d('19999.42'),
+      perpEquityUsd: d('19049.22'),
+      totalExposureUsd: d('950.2'),
+      positions: [],
+      unfinishedOperations: 0,
+      haltReason: null,
+    };
+    const unified = formatStatus({ ...report, sharedQuote: true });
+    expect(unified).toContain('One USDT wallet for both legs (unified account): 18,099.42 USDT spendable · equity 19,049.22 USDT · exposure 950.20 USD');
+    expect(unified).not.toContain('Spot ');
+    expect(formatStatus({ ...report, sharedQuote: false })).toContain('Spot 18,099.42 USDT · perp equity 19,049.22 USDT · exposure 950.20 USD');
   });
 });

@@ -1,12 +1,18 @@
 /** Time source injected everywhere, so tests move time instead of sleeping. */
 export interface Clock {
   nowMs(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`. Aborting `signal` drops the wait: its timer is freed and it never resolves. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return;
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    }),
 };
 
 /** A clock that only moves when told to; sleepers wake when time passes their deadline. */
@@ -22,10 +28,18 @@ export class ManualClock implements Clock {
     return this.current;
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      this.sleepers.push({ until: this.current + ms, wake: resolve });
+      if (signal?.aborted) return;
+      const sleeper = { until: this.current + ms, wake: resolve };
+      this.sleepers.push(sleeper);
+      signal?.addEventListener('abort', () => (this.sleepers = this.sleepers.filter((s) => s !== sleeper)), { once: true });
     });
+  }
+
+  /** Sleeps not yet woken (tests check that nothing is left waiting). */
+  pendingSleeps(): number {
+    return this.sleepers.length;
   }
 
   /** Moves time forward and wakes every sleeper whose deadline has passed. */

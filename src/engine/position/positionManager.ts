@@ -525,8 +525,12 @@ export class PositionManager {
 
   /** Sends one order and waits at most the hedge timeout; an unanswered order is looked up. */
   private async place(executor: Executor, request: OrderRequest): Promise<LegOutcome> {
+    // The timeout's timer is freed as soon as the order answers.
+    const answered = new AbortController();
     try {
-      const result = await Promise.race([executor.execute(request), this.deps.clock.sleep(this.deps.hedgeTimeoutMs).then(() => null)]);
+      const result = await Promise.race([executor.execute(request), this.deps.clock.sleep(this.deps.hedgeTimeoutMs, answered.signal).then(() => null)]).finally(() =>
+        answered.abort(),
+      );
       if (result) return { request, fill: result, error: null, timedOut: false };
       return await this.lookUpUnknown(executor, request, new OrderTimeoutError(`no answer within ${this.deps.hedgeTimeoutMs} ms`));
     } catch (err) {

@@ -135,6 +135,12 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(position.status).toBe('open');
   });
 
+  it('leaves no hedge-timeout wait behind once both legs answered', async () => {
+    const h = await harness();
+    await openBtc(h);
+    expect(h.clock.pendingSleeps()).toBe(0);
+  });
+
   it('opens a position with both legs, moves the operation to open and says so', async () => {
     const h = await harness();
     const op = await putOpen(h);

@@ -42,7 +42,7 @@ import { TickerService } from './market/tickerService.js';
 import { DeltaValidator } from './position/deltaValidator.js';
 import { FundingAccrual } from './position/fundingAccrual.js';
 import { FundingCheck, type FundingCheckRecord, type FundingCheckResult } from './position/fundingCheck.js';
-import { InProcessLocks, type Locks } from './position/locks.js';
+import { InProcessLocks, coinLock, type Locks } from './position/locks.js';
 import { PositionManager } from './position/positionManager.js';
 import { PositionSizer } from './position/positionSizer.js';
 import { RiskManager, type RiskLimits } from './risk/riskManager.js';
@@ -971,5 +971,5 @@ const REMEMBERED_PREVIEWS = 1_000;
 
 /** The lock an operation's confirm runs under: its coin's, or the one mode-change lock. */
 function lockOf(op: Operation): string {
-  return op.kind === 'mode' ? MODE_LOCK : `coin:${op.coin}`;
+  return op.kind === 'mode' ? MODE_LOCK : coinLock(op.coin);
 }

@@ -4,7 +4,7 @@ import { QUOTE_ASSET, type FundingRate, type Position } from '../domain/types.js
 import type { EventBus } from '../events.js';
 import type { TickerService } from '../market/tickerService.js';
 import type { Store } from '../store/port.js';
-import type { Locks } from './locks.js';
+import { coinLock, type Locks } from './locks.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -26,7 +26,7 @@ export class FundingAccrual {
       const rate = byCoin.get(listed.coin);
       if (!rate) continue;
       // Under the coin's lock, so a close running at the same time is never overwritten.
-      booked += await this.deps.locks.withLock(`coin:${listed.coin}`, async () => {
+      booked += await this.deps.locks.withLock(coinLock(listed.coin), async () => {
         let current = await this.deps.store.getPosition(listed.id);
         if (current?.status !== 'open') return 0;
         const intervalMs = rate.intervalHours * HOUR_MS;

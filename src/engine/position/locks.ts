@@ -1,3 +1,8 @@
+/** The lock of one coin: every open, close, recovery, funding booking and late-fill undo of it runs under it. */
+export function coinLock(coin: string): string {
+  return `coin:${coin}`;
+}
+
 /** Serialises work per key (one coin at a time), so opens and closes of a coin never interleave. */
 export interface Locks {
   withLock<T>(key: string, work: () => Promise<T>): Promise<T>;

@@ -29,7 +29,7 @@ import type { Executor } from '../execution/port.js';
 import type { HedgePair, InstrumentInfo } from '../market/instrumentInfo.js';
 import type { Store } from '../store/port.js';
 import type { DeltaValidator } from './deltaValidator.js';
-import type { Locks } from './locks.js';
+import { coinLock, type Locks } from './locks.js';
 
 /** What became of one order: its fill (possibly partial), or why there is none. */
 interface LegOutcome {
@@ -82,7 +82,7 @@ export class PositionManager {
   /** Places a confirmed open operation. Resolves to the new position or throws why there is none. */
   async open(operationId: string): Promise<Position> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(`coin:${first.coin}`, async () => this.openConfirmed(await this.loadOperation(operationId)));
+    return this.deps.locks.withLock(coinLock(first.coin), async () => this.openConfirmed(await this.loadOperation(operationId)));
   }
 
   /**
@@ -112,7 +112,7 @@ export class PositionManager {
    */
   async close(operationId: string, held?: { spotQty: Decimal; perpQty: Decimal }): Promise<Position> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(`coin:${first.coin}`, async () => this.closeConfirmed(await this.loadOperation(operationId), held));
+    return this.deps.locks.withLock(coinLock(first.coin), async () => this.closeConfirmed(await this.loadOperation(operationId), held));
   }
 
   /** `close` for a caller holding the coin's lock, as `openConfirmed` is for `open`. */
@@ -138,7 +138,7 @@ export class PositionManager {
    */
   async recover(operationId: string): Promise<string> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(`coin:${first.coin}`, async () => {
+    return this.deps.locks.withLock(coinLock(first.coin), async () => {
       const op = await this.loadOperation(operationId);
       if (op.state === 'requested') {
         await this.transition(op, 'expired', 'the bot restarted before it was confirmed');
@@ -457,7 +457,7 @@ export class PositionManager {
     let late = 0;
     for (const watched of list) {
       const { request } = watched;
-      await this.deps.locks.withLock(`coin:${request.coin}`, async () => {
+      await this.deps.locks.withLock(coinLock(request.coin), async () => {
         const executor = this.deps.executors(watched.mode);
         let fill: OrderResult | null;
         try {

@@ -281,9 +281,8 @@ export class PositionManager {
     const larger = filledQty(spot).gt(target) ? spot : filledQty(perp).gt(target) ? perp : null;
     if (!larger) return { qty: target, fix: null };
     const excess = filledQty(larger).minus(target);
-    const instrument = larger.request.kind === 'spot' ? pair.spot : pair.perp;
+    const { instrument, side } = this.takeBack(larger.request);
     if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return unmatched;
-    const side: Side = larger.request.side === 'buy' ? 'sell' : 'buy';
     const fix = await this.send(op, executor, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess);
     return { qty: fix.fill && filledQty(fix).eq(excess) ? target : null, fix: fix.fill };
   }
@@ -317,10 +316,14 @@ export class PositionManager {
   }
 
   private reverse(op: Operation, leg: LegOutcome, executor: Executor): Promise<LegOutcome> {
-    const pair = this.deps.instruments.pair(op.coin);
-    const instrument = leg.request.kind === 'spot' ? pair.spot : pair.perp;
-    const side: Side = leg.request.side === 'buy' ? 'sell' : 'buy';
+    const { instrument, side } = this.takeBack(leg.request);
     return this.send(op, executor, leg.request.kind === 'spot' ? 'spotundo' : 'perpundo', instrument, side, closable(filledQty(leg), instrument));
+  }
+
+  /** The market an order went to and the side that takes it back. */
+  private takeBack(request: OrderRequest): { instrument: Instrument; side: Side } {
+    const pair = this.deps.instruments.pair(request.coin);
+    return { instrument: request.kind === 'spot' ? pair.spot : pair.perp, side: request.side === 'buy' ? 'sell' : 'buy' };
   }
 
   private async runClose(
@@ -453,7 +456,8 @@ export class PositionManager {
     const list = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
     if (list.length === 0) return 0;
     const settled = new Set<string>();
-    const undoFailed = new Set<string>();
+    /** Undos that failed for the first time: alerted now, flagged so the next failures are not. */
+    const firstFailures = new Set<string>();
     let late = 0;
     for (const watched of list) {
       const { request } = watched;
@@ -470,8 +474,8 @@ export class PositionManager {
           if (await this.undoLateFill(watched, fill, executor)) {
             late += 1;
             settled.add(request.clientOrderId);
-          } else {
-            undoFailed.add(request.clientOrderId);
+          } else if (!watched.undoFailedAlerted) {
+            firstFailures.add(request.clientOrderId);
           }
         } else if (this.deps.clock.nowMs() - watched.sinceMs > LATE_FILL_WATCH_MS) {
           settled.add(request.clientOrderId);
@@ -479,14 +483,14 @@ export class PositionManager {
         }
       });
     }
-    if (settled.size > 0 || [...undoFailed].some((id) => !list.find((w) => w.request.clientOrderId === id)?.undoFailedAlerted)) {
+    if (settled.size > 0 || firstFailures.size > 0) {
       await this.deps.locks.withLock(WATCH_LOCK, async () => {
         const current = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
         await this.deps.store.putValue(
           WATCH_KEY,
           current
             .filter((w) => !settled.has(w.request.clientOrderId))
-            .map((w) => (undoFailed.has(w.request.clientOrderId) ? { ...w, undoFailedAlerted: true } : w)),
+            .map((w) => (firstFailures.has(w.request.clientOrderId) ? { ...w, undoFailedAlerted: true } : w)),
         );
       });
     }
@@ -496,19 +500,10 @@ export class PositionManager {
   /** Places the undo of a late fill; alerts when it is done, or the first time it fails. True when done. */
   private async undoLateFill(watched: WatchedOrder, fill: OrderResult, executor: Executor): Promise<boolean> {
     const { request } = watched;
-    const pair = this.deps.instruments.pair(request.coin);
-    const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
-    const side: Side = request.side === 'buy' ? 'sell' : 'buy';
+    const { instrument, side } = this.takeBack(request);
     const qty = closable(fill.filledQty, instrument);
-    const undo = await this.place(executor, {
-      clientOrderId: clientOrderId(watched.operationId, request.kind === 'spot' ? 'spotlate' : 'perplate'),
-      coin: request.coin,
-      kind: request.kind,
-      symbol: request.symbol,
-      side,
-      qty,
-      reduceOnly: request.kind === 'perp' && side === 'buy',
-    });
+    const purpose = request.kind === 'spot' ? 'spotlate' : 'perplate';
+    const undo = await this.place(executor, this.order({ id: watched.operationId, coin: request.coin }, purpose, instrument, side, qty));
     const undone = undo.fill !== null && filledQty(undo).eq(qty);
     if (undone || !watched.undoFailedAlerted) {
       this.deps.events.emit({
@@ -556,7 +551,7 @@ export class PositionManager {
     }
   }
 
-  private order(op: Operation, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): OrderRequest {
+  private order(op: Pick<Operation, 'id' | 'coin'>, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): OrderRequest {
     return {
       clientOrderId: clientOrderId(op.id, purpose),
       coin: op.coin,

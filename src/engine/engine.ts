@@ -471,7 +471,7 @@ export class Engine {
     const balances = await this.executor(this.mode).balances();
     const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
     const [funding, checked] = await Promise.all([this.ledger.fundingByPosition(), this.fundingCheck.records()]);
-    const positions = open.map((p) => this.positionView(p, funding, checked[p.id], balances.liquidationPrices?.get(perpAsset(p.coin))));
+    const positions = open.map((p) => this.positionView(p, funding, checked[p.id], balances.liquidationPrices));
     return {
       mode: this.mode,
       liveConfigured: this.liveConfigured(),
@@ -821,7 +821,7 @@ export class Engine {
     position: Position,
     funding: ReadonlyMap<string, Decimal>,
     checked: FundingCheckRecord | undefined,
-    venueLiquidation: Decimal | undefined,
+    venueLiquidations: ReadonlyMap<string, Decimal> | undefined,
   ): PositionView {
     const spotMark = this.tickers.lastOrNull(position.spotLeg.symbol);
     const perpMark = this.tickers.lastOrNull(position.perpLeg.symbol);
@@ -830,7 +830,7 @@ export class Engine {
       spotMark && perpMark
         ? spotMark.minus(position.spotLeg.entryPrice).mul(position.spotLeg.qty).plus(position.perpLeg.entryPrice.minus(perpMark).mul(position.perpLeg.qty)).minus(entryFees)
         : null;
-    const liquidationPrice = venueLiquidation ?? this.liquidationPrice(position);
+    const { price: liquidationPrice, source: liquidationSource } = this.liquidation(position, venueLiquidations);
     return {
       position,
       spotMark,
@@ -839,7 +839,7 @@ export class Engine {
       fundingEarnedUsd: funding.get(position.id) ?? ZERO,
       unrealisedPnlUsd,
       liquidationPrice,
-      liquidationSource: venueLiquidation ? 'venue' : 'estimate',
+      liquidationSource,
       liquidationDistancePct: perpMark ? liquidationPrice.minus(perpMark).div(perpMark).mul(100) : null,
       // sinceMs only when the check compared a window shorter than the hedge's life.
       venueFunding: checked ? { paidUsd: checked.venueUsd, throughMs: checked.toMs, sinceMs: checked.fromMs > position.openedAtMs ? checked.fromMs : null } : null,
@@ -847,12 +847,20 @@ export class Engine {
   }
 
   /**
-   * A short with margin = notional / leverage is liquidated when its loss eats the margin down
-   * to the maintenance margin: entry × (1 + 1/leverage − maintenance rate). An estimate for
-   * isolated margin; cross margin on a larger account sits further away.
+   * The short's liquidation price: the venue's own figure when it reports one (live), otherwise an
+   * estimate. A short with margin = notional / leverage is liquidated when its loss eats the
+   * margin down to the maintenance margin: entry × (1 + 1/leverage − maintenance rate), which
+   * holds for isolated margin; cross margin on a larger account sits further away. Callers that
+   * price many hedges pass liquidationFactor() in once.
    */
-  private liquidationPrice(position: Position): Decimal {
-    return position.perpLeg.entryPrice.mul(this.liquidationFactor());
+  private liquidation(
+    position: Position,
+    venuePrices: ReadonlyMap<string, Decimal> | undefined,
+    factor?: Decimal,
+  ): { price: Decimal; source: LiquidationSource } {
+    const venuePrice = venuePrices?.get(perpAsset(position.coin));
+    if (venuePrice) return { price: venuePrice, source: 'venue' };
+    return { price: position.perpLeg.entryPrice.mul(factor ?? this.liquidationFactor()), source: 'estimate' };
   }
 
   private liquidationFactor(): Decimal {
@@ -871,14 +879,13 @@ export class Engine {
     for (const position of open) {
       const mark = this.tickers.lastOrNull(position.perpLeg.symbol);
       if (!mark) continue;
-      const venuePrice = venuePrices?.get(perpAsset(position.coin));
-      const liquidationPrice = venuePrice ?? position.perpLeg.entryPrice.mul(factor);
+      const { price: liquidationPrice, source } = this.liquidation(position, venuePrices, factor);
       // Near when liquidation is below mark × (1 + alert %); the division only for those.
       if (liquidationPrice.gte(mark.mul(alertAt))) continue;
       const distancePct = liquidationPrice.minus(mark).div(mark).mul(100);
       near.add(position.id);
       if (!alerted.has(position.id)) {
-        this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, source: venuePrice ? 'venue' : 'estimate', distancePct });
+        this.events.emit({ type: 'liquidation', critical: true, position, liquidationPrice, source, distancePct });
       }
     }
     if (near.size !== alerted.size || [...near].some((id) => !alerted.has(id))) await this.deps.store.putValue(LIQUIDATION_KEY, [...near]);

@@ -8,9 +8,7 @@ import {
   type TradingMode,
 } from '../domain/types.js';
 import { decode, encode } from './codec.js';
-import type { Store } from './port.js';
-
-const AUDIT_LIMIT = 10_000;
+import { AUDIT_LIMIT, type Store } from './port.js';
 
 /**
  * In-memory Store for tests and the embedded demo. Records are kept encoded, so neither the

@@ -7,6 +7,9 @@ import type {
   TradingMode,
 } from '../domain/types.js';
 
+/** Audit entries every store keeps; older ones are dropped. */
+export const AUDIT_LIMIT = 10_000;
+
 /**
  * Everything the engine keeps. Two implementations pass one contract suite
  * (tests/engine/store/store.contract.ts): MemoryStore and RedisStore.
@@ -42,6 +45,7 @@ export interface Store {
   /** Ledger lines in append order, from the `fromIndex`-th line on (0: all). */
   listLedger(fromIndex?: number): Promise<LedgerEntry[]>;
 
+  /** Keeps the newest AUDIT_LIMIT entries. */
   appendAudit(entry: AuditEntry): Promise<void>;
   /** The newest `limit` audit entries, newest first. */
   recentAudit(limit: number): Promise<AuditEntry[]>;

@@ -9,9 +9,7 @@ import {
   type TradingMode,
 } from '../domain/types.js';
 import { decode, encode } from './codec.js';
-import type { Store } from './port.js';
-
-const AUDIT_LIMIT = 10_000;
+import { AUDIT_LIMIT, type Store } from './port.js';
 
 /** Reconnect and retry settings shared by the engine's own Redis clients. */
 export const STORE_RETRY = { maxRetriesPerRequest: 30, retryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000) };

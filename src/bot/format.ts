@@ -6,6 +6,7 @@ import type {
   EngineEvent,
   FundingComparison,
   FundingOpportunity,
+  HoldingDifference,
   LegQuote,
   OpenPreview,
   Operation,
@@ -87,18 +88,17 @@ export function formatStatus(report: StatusReport): string {
       ? `One USDT wallet for both legs (unified account): ${usd(report.spotUsdt)} USDT spendable · equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`
       : `Spot ${usd(report.spotUsdt)} USDT · perp equity ${usd(report.perpEquityUsd)} USDT · exposure ${usd(report.totalExposureUsd)} USD`,
   ];
-  if (report.haltReason) lines.push(`⛔ New opens halted until an admin sends /resume: ${report.haltReason}`);
+  const haltedCoins = [...new Set(report.halted.map((d) => d.coin))];
+  if (haltedCoins.length > 0) lines.push(`⛔ New opens of ${haltedCoins.join(', ')} wait until the venue matches the records, or an admin checks it and sends /resume`);
   if (report.unfinishedOperations > 0) lines.push(`${report.unfinishedOperations} operation(s) awaiting confirmation or in progress`);
-  if (report.positions.length === 0) {
-    lines.push('No open hedges. Open one with /open <COIN> <USD per leg>.');
-    return lines.join('\n');
-  }
+  if (report.positions.length === 0) lines.push('No open hedges. Open one with /open <COIN> <USD per leg>.');
   for (const view of report.positions) {
     const p = view.position;
     const mark = (m: Decimal | null): string => (m ? price(m) : 'stale');
+    const otherMode = p.mode === report.mode ? '' : ` · ${p.mode.toUpperCase()} mode hedge`;
     lines.push(
       '',
-      `${p.coin} ${p.id} · opened ${utc(p.openedAtMs)} UTC by ${p.openedBy}`,
+      `${p.coin} ${p.id}${otherMode} · opened ${utc(p.openedAtMs)} UTC by ${p.openedBy}`,
       `  spot +${p.spotLeg.qty.toString()} @ ${price(p.spotLeg.entryPrice)} · mark ${mark(view.spotMark)}`,
       `  perp -${p.perpLeg.qty.toString()} @ ${price(p.perpLeg.entryPrice)} · mark ${mark(view.perpMark)}`,
       `  liq ${view.liquidationSource === 'venue' ? '' : '~'}${price(view.liquidationPrice)}${view.liquidationDistancePct ? ` (+${view.liquidationDistancePct.toFixed(1)}%)` : ''} ${view.liquidationSource === 'venue' ? '(venue)' : 'est.'}`,
@@ -109,7 +109,17 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  venue-paid funding ${signedUsd(view.venueFunding.paidUsd)} USD${since} to ${utc(view.venueFunding.throughMs)} UTC`);
     }
   }
+  if (report.unaccounted.length > 0) {
+    lines.push('', '⚠️ Held at the venue, not accounted for by any hedge:', ...report.unaccounted.map((d) => `  ${differenceLine(d)}`));
+  }
   return lines.join('\n');
+}
+
+/** One leg that differs from the records: which, how much either way, and in which mode. */
+function differenceLine(d: HoldingDifference): string {
+  const unit = d.leg === 'spot' ? `${d.coin} in the spot wallet` : `${d.coin} perp short`;
+  const more = d.differenceQty.gt(0);
+  return `${d.coin} ${d.leg} (${d.mode.toUpperCase()}): holds ${d.heldQty.toString()} ${unit}, the records ${d.recordedQty.toString()} → ${more ? `${d.differenceQty.toString()} more` : `${d.differenceQty.neg().toString()} less`} than recorded`;
 }
 
 export function formatFunding(rows: readonly FundingOpportunity[], holdDays: number): string {
@@ -157,7 +167,23 @@ export function formatEvent(event: EngineEvent): string {
     case 'funding_mismatch':
       return formatFundingMismatch(event.comparison);
     case 'reconcile':
-      return `🚨 RECONCILIATION: the venue does not match the stored hedges; new opens are halted until an admin sends /resume\n${event.mismatches.map((m) => `  ${m}`).join('\n')}`;
+      return [
+        `🚨 RECONCILIATION: the venue does not hold what the records say; opens of ${[...new Set(event.differences.map((d) => d.coin))].join(', ')} wait`,
+        ...event.differences.map((d) => `  ${differenceLine(d)}`),
+        `  Check the venue: close or transfer what should not be there by hand, or send /resume (admin) to accept it as held outside the hedges.`,
+      ].join('\n');
+    case 'reconciled':
+      return `✅ RECONCILED ${event.coins.join(', ')}: the venue matches the records again; opens of ${event.coins.length === 1 ? 'it' : 'them'} are allowed`;
+    case 'unresolved': {
+      const orders = event.orders.map((o) => `  ${o.request.kind} ${o.request.side.toUpperCase()} ${o.request.qty.toString()} ${event.operation.coin} (${o.request.clientOrderId}): outcome unknown — ${o.reason}`);
+      const filled = event.filled.length > 0 ? event.filled.map((f) => `  known: ${fillLine(f)}`) : ['  no other order of it is known to have filled'];
+      return [
+        `🚨 UNFINISHED ${event.operation.kind} ${event.operation.coin} (${who(event.operation)}): the venue has not told what became of an order, so nothing is assumed`,
+        ...orders,
+        ...filled,
+        `  The bot keeps asking and finishes it (hedge, roll-back or close) at the next delta check; don't trade ${event.operation.coin} by hand meanwhile.`,
+      ].join('\n');
+    }
     case 'opportunity':
       return `📈 FUNDING above ${pct(event.thresholdPct, 1)} net APR: ${event.rows.map((r) => `${r.coin} ${pct(r.netAprPct, 1)} (every ${r.intervalHours}h)`).join(', ')}`;
     case 'error':
@@ -189,6 +215,10 @@ function driftOf(spot: Decimal, perp: Decimal): string {
 }
 
 export function formatPnl(report: PnlReport): string {
+  return [report, ...report.otherModes].map(formatPnlOfMode).join('\n\n');
+}
+
+function formatPnlOfMode(report: PnlReport): string {
   if (report.rows.length === 0) return `No hedges yet in ${report.mode.toUpperCase()} mode.`;
   const lines = [`PnL ${report.mode.toUpperCase()} (USD)`, 'coin  id         realised  funding    fees  unrealised'];
   for (const row of report.rows) {

@@ -42,7 +42,9 @@ import { TickerService } from './market/tickerService.js';
 import { DeltaValidator } from './position/deltaValidator.js';
 import { FundingAccrual } from './position/fundingAccrual.js';
 import { FundingCheck, type FundingCheckRecord, type FundingCheckResult } from './position/fundingCheck.js';
-import { InProcessLocks, coinLock, type Locks } from './position/locks.js';
+import { ACCOUNT_LOCK, InProcessLocks, coinLock, type Locks } from './position/locks.js';
+import { addOffset, coinsToCompare, compareHoldingsOfCoin, differenceKey, heldQty, type HoldingDifference, type HoldingOffsets } from './position/holdings.js';
+import { OperationBook } from './store/operationBook.js';
 import { PositionManager } from './position/positionManager.js';
 import { PositionSizer } from './position/positionSizer.js';
 import { RiskManager, type RiskLimits } from './risk/riskManager.js';
@@ -145,10 +147,13 @@ export interface StatusReport {
   /** Spot and perp draw on one USDT wallet (a unified account): spotUsdt and the perp equity are the same money. */
   sharedQuote: boolean;
   totalExposureUsd: Decimal;
+  /** Every open hedge, of any mode (each names its own). */
   positions: PositionView[];
+  /** What the venue holds that the records do not account for (coin, leg, quantity), by mode. */
+  unaccounted: HoldingDifference[];
   unfinishedOperations: number;
-  /** Set when a reconciliation mismatch halted new opens. */
-  haltReason: string | null;
+  /** Differences found by surveillance that halt opens of their coins until resolved or accepted (/resume). */
+  halted: HoldingDifference[];
 }
 
 export interface PnlRow {
@@ -172,6 +177,8 @@ export interface PnlReport {
   /** Realised + funding + unrealised. */
   totalUsd: Decimal;
   unrealisedComplete: boolean;
+  /** The same for each other mode that has hedges (their money is not added to this mode's). */
+  otherModes: PnlReport[];
 }
 
 export interface RecoveryReport {
@@ -186,6 +193,15 @@ const SCAN_KEY = 'funding:scan';
 /** When the stored scan was taken: a small read that tells whether the decoded copy is current. */
 const SCAN_AT_KEY = 'funding:scan:at';
 const HALT_KEY = 'trading:halt';
+/** Holdings an admin accepted as outside the hedges, by mode and coin (HoldingOffsets). */
+const ACCEPTED_KEY = 'holdings:accepted';
+const ACCEPTED_LOCK = 'holdings:accepted';
+
+/** The coins whose opens wait: what differed at the last surveillance, until it matches or is accepted. */
+interface HaltRecord {
+  atMs: number;
+  differences: HoldingDifference[];
+}
 const LIQUIDATION_KEY = 'liquidation:near';
 const ABOVE_KEY = 'funding:above-threshold';
 
@@ -211,7 +227,10 @@ export class Engine {
   private readonly previewLocks = new Map<string, string>();
   private readonly ledger: LedgerView;
   private readonly locks: Locks;
+  private readonly book: OperationBook;
   private mode: TradingMode;
+  /** The store's count of mode switches when the mode was last read; previews are bound to it. */
+  private modeEpoch = 0;
   private ready = false;
 
   private constructor(
@@ -222,6 +241,7 @@ export class Engine {
     const locks = deps.locks ?? new InProcessLocks();
     this.ledger = new LedgerView(store);
     this.locks = locks;
+    this.book = new OperationBook(store, clock);
     this.mode = config.initialMode;
     this.tickers = new TickerService(deps.exchange, clock, config.maxPriceAgeMs);
     this.risk = new RiskManager(config.limits, this.tickers);
@@ -328,8 +348,9 @@ export class Engine {
 
   /** The mode as stored, so every process (chat front, workers) agrees after a switch. */
   async currentMode(): Promise<TradingMode> {
-    const stored = await this.deps.store.getMode();
-    if (stored && (stored === 'paper' || this.executors.live)) this.mode = stored;
+    const stored = await this.deps.store.getModeState();
+    if (stored.mode && (stored.mode === 'paper' || this.executors.live)) this.mode = stored.mode;
+    this.modeEpoch = stored.epoch;
     return this.mode;
   }
 
@@ -399,14 +420,15 @@ export class Engine {
 
   /**
    * Confirms a previewed open or close and runs it. Refuses an expired preview, one whose prices
-   * moved beyond the tolerance, and one that was already confirmed or cancelled.
+   * moved beyond the tolerance, one made before a mode switch, and one already confirmed or
+   * cancelled.
    */
   async confirm(operationId: string, by: Requester): Promise<{ operation: Operation; position: Position | null }> {
     this.assertReady();
     const lock = this.previewLocks.get(operationId) ?? lockOf(await this.requireOperation(operationId));
     if (lock === MODE_LOCK) return { operation: await this.locks.withLock(MODE_LOCK, () => this.applyMode(operationId, by)), position: null };
-    // Check, confirm and place under one hold of the coin's lock: a double tap confirms exactly
-    // once, and nothing can slip in between the last check and the orders.
+    // Check, confirm and place under one hold of the coin's lock: a double tap or a Cancel
+    // confirms or cancels exactly once, and nothing can slip in between the last check and the orders.
     return this.track(
       this.locks.withLock(lock, async () => {
         const op = await this.markConfirmed(operationId, by);
@@ -420,9 +442,11 @@ export class Engine {
   }
 
   /**
-   * Checks a previewed operation under its coin's lock and marks it confirmed in memory only:
-   * the placement stores the confirmation together with its own first step. A refusal is stored
-   * at once (expired, moved, halted, over a limit).
+   * Checks a previewed operation under its coin's lock and stores it confirmed, compare-and-set
+   * from `requested` within the mode epoch it was previewed in. An open's risk check and its
+   * confirmation happen under the account lock, counting every other confirmed open not yet
+   * booked: that is its reservation, so confirms on any coins at once respect every limit. A
+   * refusal is stored at once (expired, moved, halted, over a limit).
    */
   private async markConfirmed(operationId: string, by: Requester): Promise<Operation> {
     const op = await this.requireOperation(operationId);
@@ -443,58 +467,107 @@ export class Engine {
         `${op.coin} moved ${moved.toFixed(1)} bps since the preview (limit ${this.deps.config.quoteToleranceBps.toString()} bps); nothing was placed, send the command again`,
       );
     }
-    if (op.kind === 'open') {
+    const confirm = (): Promise<void> => this.storeConfirmation(op, by);
+    if (op.kind !== 'open') {
+      await confirm();
+      return op;
+    }
+    await this.locks.withLock(ACCOUNT_LOCK, async () => {
       try {
-        await this.quoteOpen(pair, op.notionalUsd ?? ZERO, op.mode);
+        await this.quoteOpen(pair, op.notionalUsd ?? ZERO, op.mode, Promise.resolve(), op.id);
       } catch (err) {
         await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
         throw err;
       }
-    }
-    return advanceOperation(op, 'confirmed', `confirmed by ${by.name}`, this.deps.clock.nowMs());
+      await confirm();
+    });
+    return op;
   }
 
+  /** requested → confirmed, refused when the mode switched since the preview (the preview then expires). */
+  private async storeConfirmation(op: Operation, by: Requester): Promise<void> {
+    try {
+      await this.book.advance(op, 'confirmed', `confirmed by ${by.name}`, { modeEpoch: op.modeEpoch ?? 0 });
+    } catch (err) {
+      if (err instanceof ModeChangeError) {
+        const stale = await this.requireOperation(op.id);
+        if (stale.state === 'requested') await this.finish(stale, 'expired', 'the trading mode was switched after the preview', 'MODE_CHANGED').catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** Cancels a preview, under the same lock as its confirmation: one of the two wins, never both. */
   async cancel(operationId: string, by: Requester): Promise<Operation> {
-    const op = await this.requireOperation(operationId);
-    if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
-    await this.finish(op, 'cancelled', `cancelled by ${by.name}`);
-    await this.audit(by, `cancel ${op.kind} ${op.coin}`, `operation ${op.id}`);
-    return op;
+    const lock = this.previewLocks.get(operationId) ?? lockOf(await this.requireOperation(operationId));
+    return this.locks.withLock(lock, async () => {
+      const op = await this.requireOperation(operationId);
+      if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
+      await this.finish(op, 'cancelled', `cancelled by ${by.name}`);
+      await this.audit(by, `cancel ${op.kind} ${op.coin}`, `operation ${op.id}`);
+      return op;
+    });
   }
 
   async getOperation(operationId: string): Promise<Operation | null> {
     return this.deps.store.getOperation(operationId);
   }
 
+  /**
+   * The current mode's balances and every open hedge of any mode (a hedge left in the other mode
+   * is shown, not hidden), with what the venue holds that no record accounts for.
+   */
   async status(): Promise<StatusReport> {
     await this.currentMode();
-    const balances = await this.executor(this.mode).balances();
-    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
-    const [funding, checked] = await Promise.all([this.ledger.fundingByPosition(), this.fundingCheck.records()]);
-    const positions = open.map((p) => this.positionView(p, funding, checked[p.id], balances.liquidationPrices));
+    const [positions, halt, unfinished, funding, checked, accepted] = await Promise.all([
+      this.deps.store.listPositions(),
+      this.readHalt(),
+      this.deps.store.listUnfinishedOperations(),
+      this.ledger.fundingByPosition(),
+      this.fundingCheck.records(),
+      this.acceptedOffsets(),
+    ]);
+    const open = positions.filter((p) => p.status === 'open');
+    const modes = [...new Set<TradingMode>([this.mode, ...open.map((p) => p.mode)])].filter((m) => this.executors[m]);
+    const balancesByMode = new Map(await Promise.all(modes.map(async (m) => [m, await this.executor(m).balances()] as const)));
+    const balances = balancesByMode.get(this.mode) ?? (await this.executor(this.mode).balances());
+    const views = open.map((p) => this.positionView(p, funding, checked[p.id], balancesByMode.get(p.mode)?.liquidationPrices));
+    const unaccounted: HoldingDifference[] = [];
+    for (const [mode, held] of balancesByMode) {
+      const ofMode = open.filter((p) => p.mode === mode);
+      const offsets = this.offsetsOf(positions, mode, accepted);
+      for (const coin of coinsToCompare(held, ofMode, offsets, (c) => this.instruments.has(c))) unaccounted.push(...this.compareCoin(mode, coin, held, ofMode, offsets).differences);
+    }
+    const current = open.filter((p) => p.mode === this.mode);
     return {
       mode: this.mode,
       liveConfigured: this.liveConfigured(),
       spotUsdt: balances.spot.get(QUOTE_ASSET) ?? ZERO,
       perpUsdt: balances.perp.get(QUOTE_ASSET) ?? ZERO,
-      perpEquityUsd: this.risk.perpEquityUsd(balances, open),
+      perpEquityUsd: this.risk.perpEquityUsd(balances, current),
       sharedQuote: balances.sharedQuote === true,
-      totalExposureUsd: this.risk.totalExposureUsd(open),
-      positions,
-      unfinishedOperations: (await this.deps.store.listUnfinishedOperations()).length,
-      haltReason: await this.haltReason(),
+      totalExposureUsd: this.risk.totalExposureUsd(current),
+      positions: views,
+      unaccounted,
+      unfinishedOperations: unfinished.length,
+      halted: halt.differences,
     };
   }
 
-  /** PnL of every hedge of the current mode: realised, funding, fees, unrealised; with totals. */
+  /** PnL of every hedge of the current mode (realised, funding, fees, unrealised; with totals), then of any other mode that has hedges. */
   async pnl(): Promise<PnlReport> {
     await this.currentMode();
-    const positions = (await this.deps.store.listPositions()).filter((p) => p.mode === this.mode);
-    const funding = await this.ledger.fundingByPosition();
+    const [positions, funding] = await Promise.all([this.deps.store.listPositions(), this.ledger.fundingByPosition()]);
+    const others = [...new Set(positions.map((p) => p.mode))].filter((m) => m !== this.mode);
+    return { ...this.pnlOf(this.mode, positions, funding), otherModes: others.map((m) => this.pnlOf(m, positions, funding)) };
+  }
+
+  private pnlOf(mode: TradingMode, all: readonly Position[], funding: ReadonlyMap<string, Decimal>): PnlReport {
+    const positions = all.filter((p) => p.mode === mode);
     const rows: PnlRow[] = [];
     for (const position of positions) {
       const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
-      const feesUsd = entryFees.plus(position.exitFeesUsd ?? ZERO);
+      const feesUsd = entryFees.plus(position.exitFeesUsd ?? position.earlierExits?.feesUsd ?? ZERO);
       const fundingUsd = funding.get(position.id) ?? ZERO;
       if (position.status === 'closed') {
         rows.push({ position, realisedUsd: position.realisedPnlUsd ?? ZERO, fundingUsd, feesUsd, unrealisedUsd: ZERO });
@@ -508,7 +581,7 @@ export class Engine {
     const fundingUsd = sum((r) => r.fundingUsd);
     const unrealisedUsd = sum((r) => r.unrealisedUsd);
     return {
-      mode: this.mode,
+      mode,
       rows,
       realisedUsd,
       fundingUsd,
@@ -516,6 +589,7 @@ export class Engine {
       unrealisedUsd,
       totalUsd: realisedUsd.plus(fundingUsd).plus(unrealisedUsd),
       unrealisedComplete: rows.every((r) => r.unrealisedUsd !== null),
+      otherModes: [],
     };
   }
 
@@ -542,6 +616,11 @@ export class Engine {
     return operation;
   }
 
+  /**
+   * Applies a confirmed mode change under the mode lock (a Cancel waits for it): the checks again,
+   * then requested → confirmed (compare-and-set, so a Cancel that won stops it), then the switch,
+   * which the store makes only when flat, in one step.
+   */
   private async applyMode(operationId: string, by: Requester): Promise<Operation> {
     const op = await this.requireOperation(operationId);
     if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
@@ -552,7 +631,14 @@ export class Engine {
       throw new QuoteMovedError(`the mode change expired; send /mode ${target} again`);
     }
     try {
-      await this.setMode(target, by);
+      await this.checkModeChange(target);
+    } catch (err) {
+      await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
+      throw err;
+    }
+    await this.storeConfirmation(op, by);
+    try {
+      await this.switchTo(target, by, op.id);
     } catch (err) {
       await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
       throw err;
@@ -577,21 +663,33 @@ export class Engine {
     }
     const open = await this.deps.store.listOpenPositions();
     const pending = (await this.deps.store.listUnfinishedOperations()).filter((o) => o.state !== 'requested');
-    if (open.length > 0 || pending.length > 0) {
-      throw new ModeChangeError(
-        `not flat: ${open.length} open hedge(s) and ${pending.length} operation(s) in progress; close them before switching to ${mode}`,
-      );
-    }
+    if (open.length > 0 || pending.length > 0) throw notFlat(mode, open.length, pending.length);
   }
 
   /** Switches paper ↔ live: only when flat and live trading is configured. */
   async setMode(mode: TradingMode, by: Requester): Promise<TradingMode> {
     this.assertReady();
     await this.checkModeChange(mode);
-    await this.deps.store.setMode(mode);
-    await this.audit(by, `mode ${this.mode} → ${mode}`, 'switched');
-    this.mode = mode;
+    await this.switchTo(mode, by, '');
     return mode;
+  }
+
+  /**
+   * The switch itself, atomic in the store: refused unless flat (no open hedge of any mode, no
+   * operation past its preview). Previews of the old mode can no longer be confirmed (the epoch
+   * moved on); they are marked expired here so lists show them so.
+   */
+  private async switchTo(mode: TradingMode, by: Requester, selfId: string): Promise<void> {
+    const from = this.mode;
+    const result = await this.deps.store.switchMode(mode, selfId);
+    if (!result.switched) throw notFlat(mode, result.openPositions, result.busyOperations);
+    this.mode = mode;
+    this.modeEpoch = result.epoch;
+    await this.audit(by, `mode ${from} → ${mode}`, 'switched');
+    for (const stale of await this.deps.store.listUnfinishedOperations()) {
+      if (stale.state !== 'requested' || stale.id === selfId || stale.modeEpoch === result.epoch) continue;
+      await this.finish(stale, 'expired', `the mode was switched to ${mode} before it was confirmed`, 'MODE_CHANGED').catch(() => undefined);
+    }
   }
 
   /** Ranks every coin by funding APR net of both legs' fees; the result also serves /funding. */
@@ -650,80 +748,190 @@ export class Engine {
   }
 
   /**
-   * Compares each open hedge with what the account actually holds; drift beyond tolerance closes
-   * both legs through a system operation and raises a drift alert.
+   * Surveillance, every delta check: finishes operations left unfinished by an unknown order
+   * outcome, undoes late fills, then compares, for every mode with hedges and every coin, what the
+   * venue holds with what the records account for (both legs, both directions). A hedge whose legs
+   * drifted apart is closed; anything else that differs is alerted and halts opens of that coin.
+   * Nothing is decided from a snapshot taken while an order of that coin may be in flight: a coin
+   * that differs is looked at again under its lock.
    */
   async checkDeltas(): Promise<DeltaStatus[]> {
     this.assertReady();
+    await this.resumeUnfinished();
     // Orders given up as unknown that filled since are undone before the legs are compared.
     await Promise.all([this.manager.sweepLateFills(), this.currentMode()]);
-    const balances = await this.executor(this.mode).balances();
-    const results: DeltaStatus[] = [];
-    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === this.mode);
-    await this.checkLiquidations(open, balances.liquidationPrices);
-    for (const position of open) {
-      // What the account holds, capped at what the hedge booked (the account may hold more).
-      const spotHeld = Decimal.max(ZERO, Decimal.min(balances.spot.get(position.coin) ?? ZERO, position.spotLeg.qty));
-      const perpHeld = Decimal.max(ZERO, Decimal.min((balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg(), position.perpLeg.qty));
-      const delta = this.validator.check(position.coin, spotHeld, perpHeld);
-      results.push(delta);
-      if (delta.withinTolerance) continue;
-      const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
-      const op = this.newOperation('close', position.coin, system, { positionId: position.id });
-      await this.finish(op, 'confirmed', `drift ${delta.driftBps.toFixed(1)} bps beyond ${delta.toleranceBps.toString()} bps`);
-      let action: string;
-      try {
-        await this.track(this.manager.close(op.id, { spotQty: spotHeld, perpQty: perpHeld }));
-        action = `both legs closed (spot ${spotHeld.toString()}, perp ${perpHeld.toString()})`;
-      } catch (err) {
-        action = `emergency close failed: ${err instanceof Error ? err.message : String(err)}`;
-      }
-      this.events.emit({ type: 'drift', critical: true, operation: op, delta, action });
-    }
-    return results;
+    return (await this.survey(true)).deltas;
   }
 
   /**
-   * Compares the stored hedges of the current mode with what the venue holds. A mismatch is
-   * alerted and halts new opens until an admin resumes trading; closes stay allowed.
+   * Compares what the venue holds with the records, for every coin and mode with hedges, and
+   * alerts (once) what differs; opens of those coins wait until it matches again or an admin
+   * accepts it (/resume). Nothing is closed here.
    */
-  async reconcile(): Promise<string[]> {
-    const mode = await this.currentMode();
-    const balances = await this.executor(mode).balances();
-    const open = (await this.deps.store.listOpenPositions()).filter((p) => p.mode === mode);
-    const mismatches: string[] = [];
-    for (const position of open) {
-      const spotHeld = balances.spot.get(position.coin) ?? ZERO;
-      const perpHeld = (balances.perp.get(perpAsset(position.coin)) ?? ZERO).neg();
-      // The spot wallet may hold more of the coin than the hedge; it must not hold less.
-      const spotShort = this.validator.check(position.coin, Decimal.min(spotHeld, position.spotLeg.qty), position.spotLeg.qty);
-      const perpOff = this.validator.check(position.coin, perpHeld, position.perpLeg.qty);
-      if (!spotShort.withinTolerance) mismatches.push(`${position.coin} ${position.id}: spot holds ${spotHeld.toString()}, the hedge booked ${position.spotLeg.qty.toString()}`);
-      if (!perpOff.withinTolerance) mismatches.push(`${position.coin} ${position.id}: perp short is ${perpHeld.toString()}, the hedge booked ${position.perpLeg.qty.toString()}`);
-    }
-    const hedged = new Set(open.map((p) => perpAsset(p.coin)));
-    for (const [asset, qty] of balances.perp) {
-      if (asset.endsWith('-PERP') && !qty.isZero() && !hedged.has(asset)) mismatches.push(`${asset}: the venue shows ${qty.toString()} with no hedge on record`);
-    }
-    if (mismatches.length > 0) {
-      await this.deps.store.putValue(HALT_KEY, { atMs: this.deps.clock.nowMs(), mismatches });
-      this.events.emit({ type: 'reconcile', critical: true, mismatches });
-    }
-    return mismatches;
+  async reconcile(): Promise<HoldingDifference[]> {
+    await this.currentMode();
+    return (await this.survey(false)).differences;
   }
 
-  /** Why new opens are halted, or null when trading is active. */
+  /** Operations still placing with no one working on them (an unknown order outcome, a lost worker): finished from the venue's answers. */
+  private async resumeUnfinished(): Promise<void> {
+    for (const op of await this.deps.store.listUnfinishedOperations()) {
+      if (op.state !== 'placing') continue;
+      try {
+        const outcome = await this.track(this.manager.recover(op.id));
+        if (outcome.startsWith('already ')) continue;
+        const latest = (await this.deps.store.getOperation(op.id)) ?? op;
+        this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome });
+      } catch (err) {
+        this.deps.logger.warn({ operationId: op.id, err: err instanceof Error ? err.message : String(err) }, 'unfinished operation not resolved yet; tried again at the next check');
+      }
+    }
+  }
+
+  private async survey(act: boolean): Promise<{ deltas: DeltaStatus[]; differences: HoldingDifference[] }> {
+    const [positions, halt] = await Promise.all([this.deps.store.listPositions(), this.readHalt()]);
+    const modes = new Set<TradingMode>([this.mode]);
+    for (const p of positions) if (p.status === 'open') modes.add(p.mode);
+    for (const d of halt.differences) modes.add(d.mode);
+    const deltas: DeltaStatus[] = [];
+    const differences: HoldingDifference[] = [];
+    const accepted = await this.acceptedOffsets();
+    for (const mode of modes) {
+      const executor = this.executors[mode];
+      if (!executor) continue;
+      const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
+      const offsets = this.offsetsOf(positions, mode, accepted);
+      const balances = await executor.balances();
+      await this.checkLiquidations(open, balances.liquidationPrices);
+      for (const coin of coinsToCompare(balances, open, offsets, (c) => this.instruments.has(c))) {
+        const found = this.compareCoin(mode, coin, balances, open, offsets);
+        if (found.differences.length === 0) {
+          if (found.delta) deltas.push(found.delta);
+          continue;
+        }
+        // Seen without the coin's lock: an open or close of it may be half-way. Look again under it.
+        const settled = await this.locks.withLock(coinLock(coin), () => this.settleCoin(mode, coin, act, accepted));
+        if (settled.delta) deltas.push(settled.delta);
+        differences.push(...settled.differences);
+      }
+    }
+    await this.reportDifferences(halt, [...modes], differences);
+    return { deltas, differences };
+  }
+
+  /** One coin under its lock, from a fresh read: a hedge whose legs drifted apart is closed; what still differs is returned. */
+  private async settleCoin(mode: TradingMode, coin: string, act: boolean, accepted: Record<string, HoldingOffsets>): Promise<{ delta: DeltaStatus | null; differences: HoldingDifference[] }> {
+    const executor = this.executor(mode);
+    const positions = await this.deps.store.listPositions();
+    const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
+    const offsets = this.offsetsOf(positions, mode, accepted);
+    const found = this.compareCoin(mode, coin, await executor.balances(), open, offsets);
+    const position = open.find((p) => p.coin === coin);
+    if (!act || !position || !found.delta || found.delta.withinTolerance) return found;
+    const { delta } = found;
+    const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
+    const op: Operation = { ...this.newOperation('close', coin, system, { positionId: position.id }), mode };
+    advanceOperation(op, 'confirmed', `drift ${delta.driftBps.toFixed(1)} bps beyond ${delta.toleranceBps.toString()} bps`, this.deps.clock.nowMs());
+    await this.deps.store.putOperation(op);
+    let action: string;
+    try {
+      await this.manager.closeConfirmed(op, { spotQty: delta.spotQty, perpQty: delta.perpQty });
+      action = `both legs closed (spot ${delta.spotQty.toString()}, perp ${delta.perpQty.toString()})`;
+    } catch (err) {
+      action = `emergency close failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.events.emit({ type: 'drift', critical: true, operation: op, delta, action });
+    const after = await this.deps.store.listPositions();
+    const stillOpen = after.filter((p) => p.status === 'open' && p.mode === mode);
+    return { delta, differences: this.compareCoin(mode, coin, await executor.balances(), stillOpen, this.offsetsOf(after, mode, accepted)).differences };
+  }
+
+  /**
+   * A coin's legs against the records. The hedge's delta compares what each leg holds up to what
+   * the hedge booked (beyond that is the records' business, not the hedge's balance).
+   */
+  private compareCoin(mode: TradingMode, coin: string, balances: Balances, open: readonly Position[], offsets: HoldingOffsets): { delta: DeltaStatus | null; differences: HoldingDifference[] } {
+    const pair = this.instruments.has(coin) ? this.instruments.pair(coin) : null;
+    const differences = compareHoldingsOfCoin({
+      mode,
+      coin,
+      balances,
+      open,
+      offsets,
+      validator: this.validator,
+      qtyStep: (leg) => (pair ? (leg === 'spot' ? pair.spot.qtyStep : pair.perp.qtyStep) : ZERO),
+    });
+    const position = open.find((p) => p.coin === coin);
+    if (!position) return { delta: null, differences };
+    const covered = (leg: 'spot' | 'perp', booked: Decimal): Decimal =>
+      Decimal.max(ZERO, Decimal.min(heldQty(balances, coin, leg).minus(offsets[coin]?.[leg] ?? ZERO), booked));
+    const delta = this.validator.check(coin, covered('spot', position.spotLeg.qty), covered('perp', position.perpLeg.qty));
+    return { delta, differences };
+  }
+
+  /** What the records hold of each coin outside its hedges: closes' spot dust, and what an admin accepted. */
+  private offsetsOf(positions: readonly Position[], mode: TradingMode, accepted: Record<string, HoldingOffsets>): HoldingOffsets {
+    let offsets: HoldingOffsets = accepted[mode] ?? {};
+    for (const p of positions) {
+      if (p.mode === mode && p.status === 'closed' && p.spotDustQty?.gt(0)) offsets = addOffset(offsets, p.coin, 'spot', p.spotDustQty);
+    }
+    return offsets;
+  }
+
+  private async acceptedOffsets(): Promise<Record<string, HoldingOffsets>> {
+    return (await this.deps.store.getValue<Record<string, HoldingOffsets>>(ACCEPTED_KEY)) ?? {};
+  }
+
+  /**
+   * Alerts each difference once (a changed quantity is a new one), keeps the current ones as the
+   * halt of their coins, and says when a coin matches again.
+   */
+  private async reportDifferences(previous: HaltRecord, modes: readonly TradingMode[], found: readonly HoldingDifference[]): Promise<void> {
+    const checked = new Set(modes);
+    const kept = previous.differences.filter((d) => !checked.has(d.mode));
+    const current = [...kept, ...found];
+    const alerted = new Set(previous.differences.map(differenceKey));
+    const fresh = found.filter((d) => !alerted.has(differenceKey(d)));
+    const resolved = previous.differences.filter((d) => checked.has(d.mode) && !found.some((f) => f.mode === d.mode && f.coin === d.coin && f.leg === d.leg));
+    const unchanged = fresh.length === 0 && resolved.length === 0 && current.length === previous.differences.length;
+    if (!unchanged) await this.deps.store.putValue(HALT_KEY, { atMs: this.deps.clock.nowMs(), differences: current } satisfies HaltRecord);
+    if (fresh.length > 0) this.events.emit({ type: 'reconcile', critical: true, differences: fresh });
+    const clearedCoins = [...new Set(resolved.map((d) => d.coin))].filter((coin) => !current.some((d) => d.coin === coin));
+    if (clearedCoins.length > 0) this.events.emit({ type: 'reconciled', critical: false, coins: clearedCoins });
+  }
+
+  private async readHalt(): Promise<HaltRecord> {
+    const stored = await this.deps.store.getValue<Partial<HaltRecord>>(HALT_KEY);
+    return { atMs: stored?.atMs ?? 0, differences: stored?.differences ?? [] };
+  }
+
+  /** What the venue holds that the records do not account for, and whose coins' opens wait; empty when all match. */
+  async haltedDifferences(): Promise<HoldingDifference[]> {
+    return (await this.readHalt()).differences;
+  }
+
+  /** Why new opens are halted, or null when none is. */
   async haltReason(): Promise<string | null> {
-    const halt = await this.deps.store.getValue<{ mismatches: string[] }>(HALT_KEY);
-    return halt ? halt.mismatches.join('; ') : null;
+    const { differences } = await this.readHalt();
+    if (differences.length === 0) return null;
+    return differences.map((d) => `${d.coin} ${d.leg} (${d.mode}) holds ${d.heldQty.toString()}, the records ${d.recordedQty.toString()}`).join('; ');
   }
 
-  /** An admin acknowledges a reconciliation mismatch; new opens are accepted again. */
+  /**
+   * An admin has checked the venue and accepts what it holds: each difference becomes a known
+   * holding outside the hedges (for example coins the account held before), and opens go on.
+   */
   async resumeTrading(by: Requester): Promise<boolean> {
     const halted = await this.haltReason();
     if (!halted) return false;
-    await this.deps.store.putValue(HALT_KEY, null);
-    await this.audit(by, 'resume trading', `acknowledged: ${halted.slice(0, 200)}`);
+    await this.locks.withLock(ACCEPTED_LOCK, async () => {
+      const { differences } = await this.readHalt();
+      const accepted = await this.acceptedOffsets();
+      for (const d of differences) accepted[d.mode] = addOffset(accepted[d.mode] ?? {}, d.coin, d.leg, d.differenceQty);
+      await this.deps.store.putValue(ACCEPTED_KEY, accepted);
+      await this.deps.store.putValue(HALT_KEY, { atMs: this.deps.clock.nowMs(), differences: [] } satisfies HaltRecord);
+    });
+    await this.audit(by, 'resume trading', `accepted as held outside the hedges: ${halted.slice(0, 300)}`);
     return true;
   }
 
@@ -781,25 +989,32 @@ export class Engine {
   /**
    * Sizes an open in `mode` after the halt and risk checks. Their reads go out together, with the
    * paper balances among them (a ledger read), so a paper open needs no second round trip once
-   * the mode is known; a live open then asks the venue.
+   * the mode is known; a live open then asks the venue. Opens confirmed and not yet booked (other
+   * than `selfId`) count against the limits and the balances as if they were open already.
    */
   private async quoteOpen(
     pair: HedgePair,
     notionalUsd: Decimal,
     mode: TradingMode | Promise<TradingMode>,
     prices: Promise<void> = Promise.resolve(),
+    selfId?: string,
   ): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
     const paper = this.executors.paper;
-    const [modeNow, open, halted, paperBalances] = await Promise.all([
+    const [modeNow, open, unfinished, halt, paperBalances] = await Promise.all([
       mode,
       this.deps.store.listOpenPositions(),
-      this.haltReason(),
+      this.deps.store.listUnfinishedOperations(),
+      this.readHalt(),
       paper ? paper.balances() : null,
       prices,
     ]);
     const balances = modeNow === 'paper' && paperBalances ? paperBalances : await this.executor(modeNow).balances();
-    if (halted) throw haltedError(halted);
-    this.risk.checkOpen({ pair, notionalUsd, openPositions: open, balances });
+    const halted = halt.differences.filter((d) => d.coin === pair.coin);
+    if (halted.length > 0) throw haltedError(pair.coin, halted);
+    const reserved = unfinished
+      .filter((o) => o.id !== selfId && o.kind === 'open' && (o.state === 'confirmed' || o.state === 'placing'))
+      .map((o) => ({ coin: o.coin, notionalUsd: o.notionalUsd ?? ZERO }));
+    this.risk.checkOpen({ pair, notionalUsd, openPositions: open, reserved, balances });
     const spotPrice = this.tickers.get(pair.spot.symbol).last;
     const perpPrice = this.tickers.get(pair.perp.symbol).last;
     const qty = this.sizer.size(pair, notionalUsd, spotPrice, perpPrice);
@@ -929,6 +1144,7 @@ export class Engine {
       kind,
       coin,
       mode: this.mode,
+      modeEpoch: this.modeEpoch,
       requestedBy: by,
       state: 'requested',
       steps: [{ atMs: now, state: 'requested', note: `requested by ${by.name}` }],
@@ -949,7 +1165,7 @@ export class Engine {
   }
 
   private async finish(op: Operation, state: OperationState, note: string, errorCode?: string): Promise<void> {
-    await this.deps.store.putOperation(advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode));
+    await this.book.advance(op, state, note, errorCode ? { errorCode } : {});
   }
 
   private async requireOperation(operationId: string): Promise<Operation> {
@@ -968,8 +1184,13 @@ export class Engine {
   }
 }
 
-function haltedError(reason: string): RiskLimitError {
-  return new RiskLimitError('TRADING_HALTED', `new opens are halted until an admin checks the venue and sends /resume: ${reason}`);
+function haltedError(coin: string, differences: readonly HoldingDifference[]): RiskLimitError {
+  const legs = differences.map((d) => `${d.leg} holds ${d.heldQty.toString()}, the records ${d.recordedQty.toString()}`).join('; ');
+  return new RiskLimitError('TRADING_HALTED', `new opens of ${coin} wait until the venue matches the records or an admin checks it and sends /resume (${legs})`);
+}
+
+function notFlat(mode: TradingMode, openPositions: number, busyOperations: number): ModeChangeError {
+  return new ModeChangeError(`not flat: ${openPositions} open hedge(s) and ${busyOperations} operation(s) in progress; close them before switching to ${mode}`);
 }
 
 const MODE_LOCK = 'mode';

@@ -1,6 +1,7 @@
 import type { Decimal } from './domain/decimal.js';
 import type { FundingOpportunity } from './market/funding.js';
-import type { DeltaStatus, FundingComparison, LiquidationSource, Operation, OrderResult, Position } from './domain/types.js';
+import type { DeltaStatus, FundingComparison, LiquidationSource, Operation, OrderRequest, OrderResult, Position } from './domain/types.js';
+import type { HoldingDifference } from './position/holdings.js';
 
 /** What the engine tells the team. `critical` events must never wait behind routine ones. */
 export type EngineEvent =
@@ -23,7 +24,15 @@ export type EngineEvent =
   | { type: 'funding'; critical: false; position: Position; rate: Decimal; amountUsd: Decimal; fundingTimeMs: number }
   /** The venue paid a hedge funding different from what the ledger booked (beyond the tolerance). */
   | { type: 'funding_mismatch'; critical: true; comparison: FundingComparison }
-  | { type: 'reconcile'; critical: true; mismatches: string[] }
+  /**
+   * Orders of an operation whose outcome the venue has not told yet: the operation is left
+   * unfinished (nothing assumed) and is finished from the venue's answer at the next delta check.
+   */
+  | { type: 'unresolved'; critical: true; operation: Operation; orders: { request: OrderRequest; reason: string }[]; filled: OrderResult[] }
+  /** What the venue holds differs from what the records account for; opens of these coins wait. */
+  | { type: 'reconcile'; critical: true; differences: HoldingDifference[] }
+  /** These coins match the records again; their opens no longer wait. */
+  | { type: 'reconciled'; critical: false; coins: string[] }
   | { type: 'liquidation'; critical: true; position: Position; liquidationPrice: Decimal; source: LiquidationSource; distancePct: Decimal }
   | { type: 'opportunity'; critical: false; thresholdPct: Decimal; rows: FundingOpportunity[] }
   | { type: 'error'; critical: true; operation: Operation | null; code: string; message: string };

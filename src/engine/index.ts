@@ -15,6 +15,7 @@ export type {
 export type { EngineEvent, EventListener } from './events.js';
 export type { FundingOpportunity } from './market/funding.js';
 export type { FundingCheckResult } from './position/fundingCheck.js';
+export type { HoldingDifference } from './position/holdings.js';
 export { Decimal } from './domain/decimal.js';
 export * from './domain/errors.js';
 export type * from './domain/types.js';

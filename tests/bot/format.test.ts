@@ -86,7 +86,7 @@ describe('formatEvent', () => {
       totalExposureUsd: d('950.2'),
       positions: [],
       unfinishedOperations: 0,
-      haltReason: null,
+      unaccounted: [], halted: [],
     };
     const unified = formatStatus({ ...report, sharedQuote: true });
     expect(unified).toContain('One USDT wallet for both legs (unified account): 18,099.42 USDT spendable · equity 19,049.22 USDT · exposure 950.20 USD');

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Decimal, Engine, ManualClock, type EngineEvent, type Position, type Requester } from '../../src/engine/index.js';
+import { Decimal, Engine, ManualClock, type EngineEvent, type HoldingDifference, type Position, type Requester } from '../../src/engine/index.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 import { livePosition } from '../support/engine.js';
@@ -8,6 +8,7 @@ import { testEngineConfig } from '../support/engineHarness.js';
 import { VENUE_CASES, exchangeOver } from './exchange/ccxtVenueFixtures.js';
 
 const ADMIN: Requester = { userId: '1', name: 'alice', chatId: 'ops' };
+const legOf = (d: HoldingDifference): string => `${d.coin} ${d.leg} held ${d.heldQty.toString()} recorded ${d.recordedQty.toString()}`;
 
 describe('startup reconciliation against the venue (ccxt, recorded responses)', () => {
   for (const venue of VENUE_CASES) {
@@ -36,12 +37,12 @@ describe('startup reconciliation against the venue (ccxt, recorded responses)', 
       it('reports a mismatch, halts new opens until an admin resumes', async () => {
         const { engine, events } = await startLive([livePosition('BTC', '0.02', '0.02', Date.now())]);
         const alert = events.find((e) => e.type === 'reconcile');
-        expect(alert?.type === 'reconcile' && alert.mismatches).toEqual([
-          'BTC pBTC1: spot holds 0.00999, the hedge booked 0.02',
-          'BTC pBTC1: perp short is 0.01, the hedge booked 0.02',
+        expect(alert?.type === 'reconcile' && alert.differences.map(legOf)).toEqual([
+          'BTC spot held 0.00999 recorded 0.02',
+          'BTC perp held 0.01 recorded 0.02',
         ]);
-        await expect(engine.previewOpen('ETH', new Decimal(1000), ADMIN)).rejects.toMatchObject({ code: 'RISK_TRADING_HALTED' });
-        expect((await engine.status()).haltReason).toMatch(/spot holds 0\.00999/);
+        await expect(engine.previewOpen('BTC', new Decimal(1000), ADMIN)).rejects.toMatchObject({ code: 'RISK_TRADING_HALTED' });
+        expect((await engine.status()).halted.map(legOf)).toEqual(['BTC spot held 0.00999 recorded 0.02', 'BTC perp held 0.01 recorded 0.02']);
         expect(await engine.resumeTrading(ADMIN)).toBe(true);
         expect(await engine.haltReason()).toBeNull();
         expect(await engine.resumeTrading(ADMIN)).toBe(false);
@@ -50,7 +51,7 @@ describe('startup reconciliation against the venue (ccxt, recorded responses)', 
       it('reports a short on the venue that no stored hedge explains', async () => {
         const { events } = await startLive([]);
         const alert = events.find((e) => e.type === 'reconcile');
-        expect(alert?.type === 'reconcile' && alert.mismatches).toEqual(['BTC-PERP: the venue shows -0.01 with no hedge on record']);
+        expect(alert?.type === 'reconcile' && alert.differences.map(legOf)).toContain('BTC perp held 0.01 recorded 0');
       });
     });
   }

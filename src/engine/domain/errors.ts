@@ -62,10 +62,32 @@ export class RiskLimitError extends BotError {
   }
 }
 
-/** An order the venue refused outright (nothing filled). `code` names the reason, e.g. INSUFFICIENT_FUNDS. */
+/**
+ * The venue said no before accepting the order, or it was never sent: nothing filled, ever. This
+ * is the only failure an order may be taken as refused for; any other failure of an order leaves
+ * its outcome unknown. `code` names the reason, e.g. INSUFFICIENT_FUNDS, VENUE_RATE_LIMITED.
+ */
 export class OrderRejectedError extends BotError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
-    super(options?.code ?? 'ORDER_REJECTED', message, 'refuse', { cause: options?.cause });
+  constructor(message: string, options?: { cause?: unknown; code?: string; reaction?: ErrorReaction }) {
+    super(options?.code ?? 'ORDER_REJECTED', message, options?.reaction ?? 'refuse', { cause: options?.cause });
+  }
+}
+
+/**
+ * An order was (or may have been) sent and its outcome is still unknown after looking it up: the
+ * operation is left unfinished, neither leg is assumed, and it is finished from the venue's answer
+ * as soon as one comes (recovery at the next delta check).
+ */
+export class OrderOutcomeUnknownError extends BotError {
+  constructor(message: string) {
+    super('ORDER_OUTCOME_UNKNOWN', message, 'alert');
+  }
+}
+
+/** This process no longer holds the lock its work runs under: it stops before its next order. */
+export class LockLostError extends BotError {
+  constructor(message: string) {
+    super('LOCK_LOST', message, 'alert');
   }
 }
 

@@ -1,10 +1,53 @@
+import { OperationStateError } from './errors.js';
 import type { Operation, OperationState } from './types.js';
 
 /**
- * Moves an operation to `state`, recording the step (and, for a failure, its code and reason).
- * The caller stores the operation right after, so every step is persisted.
+ * Every move an operation may make, and nothing else. A preview (`requested`) is confirmed,
+ * cancelled, expired, or refused at confirmation (`failed`: quote moved, over a limit); a confirmed
+ * operation is placed, or fails before any order (a restart); placing ends in one of its outcomes.
+ * A mode change is applied (`done`) from confirmed. Finished states have no way out: a late fill of
+ * a finished operation is the late-fill watch's business, not a new state.
  */
-export function advanceOperation(op: Operation, state: OperationState, note: string, nowMs: number, errorCode?: string): Operation {
+export const TRANSITIONS: Readonly<Record<OperationState, readonly OperationState[]>> = {
+  requested: ['confirmed', 'cancelled', 'expired', 'failed'],
+  confirmed: ['placing', 'done', 'failed'],
+  placing: ['open', 'closed', 'rolled_back', 'failed'],
+  open: [],
+  closed: [],
+  rolled_back: [],
+  failed: [],
+  cancelled: [],
+  expired: [],
+  done: [],
+};
+
+export function canMove(from: OperationState, to: OperationState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** What an operation is doing, in words for a refusal: "already open", "being placed". */
+export function describeState(state: OperationState): string {
+  switch (state) {
+    case 'requested':
+      return 'waiting for confirmation';
+    case 'confirmed':
+    case 'placing':
+      return 'already confirmed and running';
+    default:
+      return `already ${state.replace('_', ' ')}`;
+  }
+}
+
+/**
+ * Moves an operation in memory to `state`, recording the step (and, for a failure, its code and
+ * reason); refuses a move the table does not list. Returns the state it came from, which the
+ * store's compare-and-set then expects to find.
+ */
+export function advanceOperation(op: Operation, state: OperationState, note: string, nowMs: number, errorCode?: string): OperationState {
+  const from = op.state;
+  if (!canMove(from, state)) {
+    throw new OperationStateError(`operation ${op.id} (${op.kind} ${op.coin}) cannot go from ${from} to ${state}: it is ${describeState(from)}`);
+  }
   op.state = state;
   op.updatedAtMs = nowMs;
   op.steps.push({ atMs: nowMs, state, note });
@@ -12,5 +55,5 @@ export function advanceOperation(op: Operation, state: OperationState, note: str
     op.errorCode = errorCode;
     op.errorMessage = note;
   }
-  return op;
+  return from;
 }

@@ -51,7 +51,13 @@ export interface OrderRequest {
   reduceOnly: boolean;
 }
 
-export type OrderStatus = 'filled' | 'partial';
+/**
+ * `filled` and `partial` are final: the venue finished the order (a partial one was ended with
+ * the rest unfilled). `working` is the venue's answer for an order it accepted and has not
+ * finished: `filledQty` is what filled so far and may still grow. A working answer is never
+ * stored as a fill and never taken as the order's outcome.
+ */
+export type OrderStatus = 'filled' | 'partial' | 'working';
 
 export interface OrderResult {
   clientOrderId: string;
@@ -91,6 +97,17 @@ export interface Leg {
   entryFeeUsd: Decimal;
 }
 
+/** What earlier attempts to close a hedge sold and bought back, and their fees. */
+export interface ExitTotals {
+  spotQty: Decimal;
+  /** Σ qty × price of the spot sells. */
+  spotValueUsd: Decimal;
+  perpQty: Decimal;
+  /** Σ qty × price of the perp buys. */
+  perpValueUsd: Decimal;
+  feesUsd: Decimal;
+}
+
 export interface Position {
   id: string;
   coin: Coin;
@@ -114,6 +131,8 @@ export interface Position {
    * the venue took in the coin). They stay in the spot wallet and are not in the realised PnL.
    */
   spotDustQty?: Decimal;
+  /** Set after a close attempt that did not finish: what it closed, counted in the final PnL. */
+  earlierExits?: ExitTotals;
 }
 
 /** One hedge's funding over the funding times both sides have booked: the ledger's and the venue's. */
@@ -203,6 +222,11 @@ export interface Operation {
   notionalUsd?: Decimal;
   positionId?: string;
   targetMode?: TradingMode;
+  /**
+   * How many mode switches the store had seen when this operation was previewed. A confirmation
+   * is refused once the mode has switched since (the preview is bound to its mode).
+   */
+  modeEpoch?: number;
   quote?: Quote;
   /** When a preview without a quote (a mode change) stops being confirmable. */
   expiresAtMs?: number;

@@ -8,12 +8,14 @@ import {
   DeltaHedgeTimeout,
   NotFoundError,
   OperationStateError,
+  OrderOutcomeUnknownError,
+  OrderRejectedError,
   OrderTimeoutError,
   asBotError,
 } from '../domain/errors.js';
 import { clientOrderId, newPositionId, type OrderPurpose } from '../domain/ids.js';
-import { advanceOperation } from '../domain/operation.js';
 import type {
+  ExitTotals,
   Instrument,
   Leg,
   Operation,
@@ -27,16 +29,23 @@ import type {
 import type { EventBus } from '../events.js';
 import type { Executor } from '../execution/port.js';
 import type { HedgePair, InstrumentInfo } from '../market/instrumentInfo.js';
+import { OperationBook } from '../store/operationBook.js';
 import type { Store } from '../store/port.js';
 import type { DeltaValidator } from './deltaValidator.js';
-import { coinLock, type Locks } from './locks.js';
+import { assertLocksHeld, coinLock, type Locks } from './locks.js';
 
-/** What became of one order: its fill (possibly partial), or why there is none. */
+/**
+ * What became of one order, from the venue's own answers: `filled` (a final fill, possibly partial),
+ * `refused` (the venue said no before accepting), `absent` (the answer was lost and the venue knows
+ * no such order: taken as not filled, and watched for a late fill), or `unknown` (the venue could
+ * not be asked, or the order is still working): then nothing is assumed and the operation is left
+ * unfinished until the venue answers.
+ */
 interface LegOutcome {
   request: OrderRequest;
+  outcome: 'filled' | 'refused' | 'absent' | 'unknown';
   fill: OrderResult | null;
   error: BotError | null;
-  timedOut: boolean;
 }
 
 export interface PositionManagerDeps {
@@ -52,6 +61,8 @@ export interface PositionManagerDeps {
 }
 
 const filledQty = (leg: LegOutcome): Decimal => leg.fill?.filledQty ?? ZERO;
+/** How many times an order of unknown outcome is looked up before the operation is left unfinished. */
+const LOOKUP_ATTEMPTS = 3;
 
 /** How long an order whose fate stayed unknown is looked up again for a late fill. */
 export const LATE_FILL_WATCH_MS = 30 * 60_000;
@@ -77,7 +88,11 @@ interface WatchedOrder {
  * repeated operation never places a second order.
  */
 export class PositionManager {
-  constructor(private readonly deps: PositionManagerDeps) {}
+  private readonly book: OperationBook;
+
+  constructor(private readonly deps: PositionManagerDeps) {
+    this.book = new OperationBook(deps.store, deps.clock);
+  }
 
   /** Places a confirmed open operation. Resolves to the new position or throws why there is none. */
   async open(operationId: string): Promise<Position> {
@@ -102,6 +117,7 @@ export class PositionManager {
       this.send(op, executor, 'spot', pair.spot, 'buy', qty),
       this.send(op, executor, 'perp', pair.perp, 'sell', qty),
     ]);
+    this.requireKnown(op, spot, perp);
     return this.settleOpen(op, pair, executor, spot, perp);
   }
 
@@ -125,10 +141,10 @@ export class PositionManager {
         spotLeg: { ...position.spotLeg, qty: held.spotQty },
         perpLeg: { ...position.perpLeg, qty: held.perpQty },
       };
-      await this.deps.store.putPosition(position);
     }
     const executor = this.deps.executors(position.mode);
-    await this.transition(op, 'placing', `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`);
+    const note = `spot sell ${position.spotLeg.qty.toString()} and perp buy ${position.perpLeg.qty.toString()} ${op.coin}`;
+    await this.transition(op, 'placing', note, undefined, held ? position : undefined);
     return this.runClose(op, position, executor, [], []);
   }
 
@@ -173,6 +189,7 @@ export class PositionManager {
       const undoQty = closable(net, instrument);
       if (undoQty.lte(0)) continue;
       const undo = await this.send(op, executor, `${leg}undo`, instrument, side, undoQty);
+      this.requireKnown(op, undo);
       if (!undo.fill || !filledQty(undo).eq(undoQty)) {
         await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');
         throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) could not be reversed; close it by hand`);
@@ -239,17 +256,18 @@ export class PositionManager {
     const filled = filledQty(spot).gt(0) ? spot : filledQty(perp).gt(0) ? perp : null;
     if (!filled?.fill) {
       const reason = `spot: ${this.describeFailure(spot)}; perp: ${this.describeFailure(perp)}`;
-      const error = spot.timedOut || perp.timedOut ? new DeltaHedgeTimeout(`${op.coin} hedge not opened: ${reason}`) : new DeltaHedgeError(`${op.coin} hedge not opened: ${reason}`);
+      const error = spot.outcome === 'absent' || perp.outcome === 'absent' ? new DeltaHedgeTimeout(`${op.coin} hedge not opened: ${reason}`) : new DeltaHedgeError(`${op.coin} hedge not opened: ${reason}`);
       await this.transition(op, 'failed', `no leg filled (${reason})`, error.code);
       throw error;
     }
     const failed = filled === spot ? perp : spot;
     const failedLeg = failed.request.kind;
     const failure = this.describeFailure(failed);
-    const error = failed.timedOut
+    const error = failed.outcome === 'absent'
       ? new DeltaHedgeTimeout(`${op.coin} ${failedLeg} leg timed out after ${this.deps.hedgeTimeoutMs} ms`)
       : new DeltaHedgeError(`${op.coin} ${failedLeg} leg failed: ${failure}`);
     const reversal = await this.reverse(op, filled, executor);
+    this.requireKnown(op, reversal, filled);
     if (!reversal.fill || !filledQty(reversal).eq(reversal.request.qty)) {
       const reversalError = this.describeFailure(reversal);
       await this.transition(op, 'failed', `${failedLeg} leg failed and the reversal failed: ${reversalError}`, 'ROLLBACK_FAILED');
@@ -284,6 +302,7 @@ export class PositionManager {
     const { instrument, side } = this.takeBack(larger.request);
     if (excess.lt(instrument.minQty) || excess.mul(price).lt(instrument.minNotionalUsd)) return unmatched;
     const fix = await this.send(op, executor, larger.request.kind === 'spot' ? 'spotfix' : 'perpfix', instrument, side, excess);
+    this.requireKnown(op, fix, spot, perp);
     return { qty: fix.fill && filledQty(fix).eq(excess) ? target : null, fix: fix.fill };
   }
 
@@ -310,6 +329,7 @@ export class PositionManager {
       spotSell.gt(0) ? this.send(op, executor, 'spotundo', pair.spot, 'sell', spotSell) : null,
       perpBuy.gt(0) ? this.send(op, executor, 'perpundo', pair.perp, 'buy', perpBuy) : null,
     ]);
+    this.requireKnown(op, ...undos.filter((u): u is LegOutcome => u !== null));
     const failures = undos.filter((u): u is LegOutcome => u !== null && (!u.fill || !filledQty(u).eq(u.request.qty)));
     if (failures.length === 0) return `both legs closed (spot sold ${spotSell.toString()}${dustNote(spotQty.minus(spotSell))}, perp bought ${perpBuy.toString()})`;
     return `closing failed on ${failures.map((f) => `${f.request.kind} (${this.describeFailure(f)})`).join(' and ')}: act by hand`;
@@ -339,6 +359,7 @@ export class PositionManager {
       { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: ['perp', 'perpfix'] as const },
     ];
     const failures: string[] = [];
+    const unresolved: LegOutcome[] = [];
     await Promise.all(
       legs.map(async ({ leg, instrument, side, fills, purposes }) => {
         for (const purpose of purposes) {
@@ -346,6 +367,8 @@ export class PositionManager {
           if (remaining.lte(0)) return;
           if (fills.some((f) => f.clientOrderId === clientOrderId(op.id, purpose))) continue;
           const outcome = await this.send(op, executor, purpose, instrument, side, remaining);
+          // An order of unknown outcome is never followed by another on the same leg: that could sell twice.
+          if (outcome.outcome === 'unknown') return void unresolved.push(outcome);
           if (outcome.fill) fills.push(outcome.fill);
           else if (purpose === purposes[purposes.length - 1]) failures.push(`${leg.kind}: ${this.describeFailure(outcome)}`);
         }
@@ -353,26 +376,28 @@ export class PositionManager {
         if (left.gt(0) && !failures.some((f) => f.startsWith(leg.kind))) failures.push(`${leg.kind}: ${left.toString()} ${op.coin} still open`);
       }),
     );
+    this.requireKnown(op, ...unresolved);
+    // This attempt's exits, added to any earlier attempt's: realised PnL counts every fill and fee.
+    const exits = addExits(position.earlierExits ?? NO_EXITS, spotFills, perpFills);
     if (failures.length > 0) {
       const remainingPosition: Position = {
         ...position,
         spotLeg: { ...position.spotLeg, qty: position.spotLeg.qty.minus(sumQty(spotFills)) },
         perpLeg: { ...position.perpLeg, qty: position.perpLeg.qty.minus(sumQty(perpFills)) },
+        earlierExits: exits,
       };
-      await this.deps.store.putPosition(remainingPosition);
       const message = `${op.coin} close incomplete: ${failures.join('; ')}. Remaining: spot ${remainingPosition.spotLeg.qty.toString()}, perp ${remainingPosition.perpLeg.qty.toString()}; /close ${op.coin} again or act by hand`;
-      await this.transition(op, 'failed', message, 'CLOSE_INCOMPLETE');
+      await this.transition(op, 'failed', message, 'CLOSE_INCOMPLETE', remainingPosition);
       this.deps.events.emit({ type: 'error', critical: true, operation: op, code: 'CLOSE_INCOMPLETE', message });
       throw new DeltaHedgeError(message);
     }
-    const exitSpotPrice = avgPrice(spotFills);
-    const exitPerpPrice = avgPrice(perpFills);
-    const exitFeesUsd = sumFees([...spotFills, ...perpFills]);
     // What the spot close sold; dust under one lot step stays in the wallet, outside the PnL.
-    const spotSold = sumQty(spotFills);
-    const spotDust = position.spotLeg.qty.minus(spotSold);
-    const spotPnl = exitSpotPrice.minus(position.spotLeg.entryPrice).mul(spotSold);
-    const perpPnl = position.perpLeg.entryPrice.minus(exitPerpPrice).mul(sumQty(perpFills));
+    const spotDust = position.spotLeg.qty.minus(sumQty(spotFills));
+    const exitSpotPrice = exits.spotQty.isZero() ? ZERO : exits.spotValueUsd.div(exits.spotQty);
+    const exitPerpPrice = exits.perpQty.isZero() ? ZERO : exits.perpValueUsd.div(exits.perpQty);
+    const entryFees = position.spotLeg.entryFeeUsd.plus(position.perpLeg.entryFeeUsd);
+    const spotPnl = exits.spotValueUsd.minus(position.spotLeg.entryPrice.mul(exits.spotQty));
+    const perpPnl = position.perpLeg.entryPrice.mul(exits.perpQty).minus(exits.perpValueUsd);
     const closed: Position = {
       ...position,
       status: 'closed',
@@ -380,8 +405,8 @@ export class PositionManager {
       closeOperationId: op.id,
       exitSpotPrice,
       exitPerpPrice,
-      exitFeesUsd,
-      realisedPnlUsd: spotPnl.plus(perpPnl).minus(exitFeesUsd).minus(position.spotLeg.entryFeeUsd).minus(position.perpLeg.entryFeeUsd),
+      exitFeesUsd: exits.feesUsd,
+      realisedPnlUsd: spotPnl.plus(perpPnl).minus(exits.feesUsd).minus(entryFees),
       ...(spotDust.gt(0) ? { spotDustQty: spotDust } : {}),
     };
     await this.transition(op, 'closed', `closed at spot ${exitSpotPrice.toString()}, perp ${exitPerpPrice.toString()}${dustNote(spotDust)}`, undefined, closed);
@@ -397,7 +422,8 @@ export class PositionManager {
     perpFill: OrderResult,
     perpQty: Decimal,
   ): Promise<Position> {
-    const now = this.deps.clock.nowMs();
+    // The fills' time, not now: a hedge rebuilt by recovery minutes later earns funding from its fills on.
+    const now = Math.min(this.deps.clock.nowMs(), Math.max(spotFill.timestampMs, perpFill.timestampMs));
     const leg = (instrument: Instrument, fill: OrderResult, qty: Decimal): Leg => ({
       kind: instrument.kind,
       symbol: instrument.symbol,
@@ -424,15 +450,31 @@ export class PositionManager {
   }
 
   /**
-   * Builds and places one order of `op`. An order that opens, fixes or closes a leg and whose fate
-   * is still unknown after the lookups is watched: if it fills later, `sweepLateFills` undoes it,
-   * since everything after it went on as if it had not filled. Undo orders are not watched (their
-   * failure already tells people to act by hand, and a late undo is what they wanted).
+   * Builds and places one order of `op`. An order that opens, fixes or closes a leg and that the
+   * venue knew nothing of after its answer was lost (`absent`) is watched: if it fills later,
+   * `sweepLateFills` undoes it, since everything after it went on as if it had not filled. Undo
+   * orders are not watched (their failure already tells people to act by hand).
    */
   private async send(op: Operation, executor: Executor, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): Promise<LegOutcome> {
     const outcome = await this.place(executor, this.order(op, purpose, instrument, side, qty));
-    if (outcome.timedOut && !outcome.fill && WATCHED_PURPOSES.has(purpose)) await this.watch(op, outcome.request);
+    if (outcome.outcome === 'absent' && WATCHED_PURPOSES.has(purpose)) await this.watch(op, outcome.request);
     return outcome;
+  }
+
+  /**
+   * Stops the operation, unfinished, when any of `legs` has an unknown outcome: nothing may be
+   * decided (roll back, open, close) on the guess that it did or did not fill. The operation stays
+   * `placing`; the team is told now what is known, and recovery finishes it from the venue's
+   * answers at the next delta check. `others` are the operation's known orders, for the message.
+   */
+  private requireKnown(op: Operation, ...legs: LegOutcome[]): void {
+    const unknown = legs.filter((l) => l.outcome === 'unknown');
+    if (unknown.length === 0) return;
+    const known = legs.filter((l) => l.outcome !== 'unknown' && l.fill).map((l) => l.fill as OrderResult);
+    const orders = unknown.map((l) => ({ request: l.request, reason: l.error?.message ?? 'still working at the venue' }));
+    this.deps.events.emit({ type: 'unresolved', critical: true, operation: op, orders, filled: known });
+    const what = orders.map((o) => `${o.request.kind} ${o.request.side} ${o.request.qty.toString()} ${op.coin} (${o.request.clientOrderId}): ${o.reason}`).join('; ');
+    throw new OrderOutcomeUnknownError(`${op.coin} ${op.kind} (op ${op.id}) is unfinished: the outcome of ${what} is unknown; the bot keeps asking the venue and finishes it at the next delta check`);
   }
 
   private async watch(op: Operation, request: OrderRequest): Promise<void> {
@@ -470,6 +512,7 @@ export class PositionManager {
           this.deps.logger.warn({ clientOrderId: request.clientOrderId, err: asBotError(err).message }, 'late-fill lookup failed; trying again next sweep');
           return;
         }
+        if (fill?.status === 'working') return;
         if (fill && fill.filledQty.gt(0)) {
           if (await this.undoLateFill(watched, fill, executor)) {
             late += 1;
@@ -503,7 +546,12 @@ export class PositionManager {
     const { instrument, side } = this.takeBack(request);
     const qty = closable(fill.filledQty, instrument);
     const purpose = request.kind === 'spot' ? 'spotlate' : 'perplate';
-    const undo = await this.place(executor, this.order({ id: watched.operationId, coin: request.coin }, purpose, instrument, side, qty));
+    const undoRequest = this.order({ id: watched.operationId, coin: request.coin }, purpose, instrument, side, qty);
+    // An earlier sweep's undo may have filled with its answer lost: never send the same undo twice.
+    const earlier = await executor.lookup(undoRequest.symbol, undoRequest.clientOrderId);
+    if (earlier?.status === 'working') return false;
+    const undo: LegOutcome = earlier ? { request: undoRequest, outcome: 'filled', fill: earlier, error: null } : await this.place(executor, undoRequest);
+    if (undo.outcome === 'unknown') return false;
     const undone = undo.fill !== null && filledQty(undo).eq(qty);
     if (undone || !watched.undoFailedAlerted) {
       this.deps.events.emit({
@@ -518,37 +566,50 @@ export class PositionManager {
     return undone;
   }
 
-  /** Sends one order and waits at most the hedge timeout; an unanswered order is looked up. */
+  /**
+   * Sends one order and waits at most the hedge timeout. Only the venue's refusal (OrderRejectedError)
+   * makes it refused; any other failure — no answer, a lost answer, a failed read or booking after
+   * the venue may have acted — is looked up by client order id. A holder that lost its lock sends
+   * nothing more.
+   */
   private async place(executor: Executor, request: OrderRequest): Promise<LegOutcome> {
+    assertLocksHeld();
     // The timeout's timer is freed as soon as the order answers.
     const answered = new AbortController();
     try {
       const result = await Promise.race([executor.execute(request), this.deps.clock.sleep(this.deps.hedgeTimeoutMs, answered.signal).then(() => null)]).finally(() =>
         answered.abort(),
       );
-      if (result) return { request, fill: result, error: null, timedOut: false };
-      return await this.lookUpUnknown(executor, request, new OrderTimeoutError(`no answer within ${this.deps.hedgeTimeoutMs} ms`));
+      if (result && result.status !== 'working') return { request, outcome: 'filled', fill: result, error: null };
+      return await this.lookUpUnknown(executor, request, new OrderTimeoutError(result ? 'accepted, not finished by the venue' : `no answer within ${this.deps.hedgeTimeoutMs} ms`));
     } catch (err) {
       const error = asBotError(err);
       this.deps.logger.info({ clientOrderId: request.clientOrderId, err: error.message }, 'order failed');
-      // An unknown outcome (timeout, network) is looked up, never taken for a refusal.
-      if (error instanceof OrderTimeoutError) return this.lookUpUnknown(executor, request, error);
-      return { request, fill: null, error, timedOut: false };
+      if (error instanceof OrderRejectedError) return { request, outcome: 'refused', fill: null, error };
+      return this.lookUpUnknown(executor, request, error);
     }
   }
 
-  /** Asks the venue for an order whose answer was lost; a failing lookup is tried three times. */
-  private async lookUpUnknown(executor: Executor, request: OrderRequest, cause: OrderTimeoutError): Promise<LegOutcome> {
-    for (let attempt = 1; ; attempt += 1) {
+  /**
+   * Asks the venue for an order whose outcome is unknown, three times with a pause. A final fill is
+   * its outcome; "no such order" makes it absent; a failing lookup or an order still working
+   * leaves it unknown.
+   */
+  private async lookUpUnknown(executor: Executor, request: OrderRequest, cause: BotError): Promise<LegOutcome> {
+    let last: LegOutcome = { request, outcome: 'unknown', fill: null, error: cause };
+    for (let attempt = 1; attempt <= LOOKUP_ATTEMPTS; attempt += 1) {
       try {
         const found = await executor.lookup(request.symbol, request.clientOrderId);
-        return { request, fill: found, error: found ? null : cause, timedOut: !found };
+        if (!found) return { request, outcome: 'absent', fill: null, error: cause };
+        if (found.status !== 'working') return { request, outcome: 'filled', fill: found, error: null };
+        last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`accepted and still working at the venue (${found.filledQty.toString()} filled so far)`) };
       } catch (err) {
         this.deps.logger.warn({ clientOrderId: request.clientOrderId, attempt, err: asBotError(err).message }, 'order lookup failed');
-        if (attempt >= 3) return { request, fill: null, error: cause, timedOut: true };
-        await this.deps.clock.sleep(500 * attempt);
+        last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`${cause.message}; looking it up failed too (${asBotError(err).message})`) };
       }
+      if (attempt < LOOKUP_ATTEMPTS) await this.deps.clock.sleep(500 * attempt);
     }
+    return last;
   }
 
   private order(op: Pick<Operation, 'id' | 'coin'>, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): OrderRequest {
@@ -578,7 +639,11 @@ export class PositionManager {
   private async lookupAll(executor: Executor, op: Operation, symbol: string, purposes: readonly OrderPurpose[]): Promise<OrderResult[]> {
     const fills: OrderResult[] = [];
     for (const purpose of purposes) {
-      const fill = await executor.lookup(symbol, clientOrderId(op.id, purpose));
+      const id = clientOrderId(op.id, purpose);
+      const fill = await executor.lookup(symbol, id);
+      if (fill?.status === 'working') {
+        throw new OrderOutcomeUnknownError(`${op.coin} ${op.kind} (op ${op.id}) is unfinished: order ${id} is still working at the venue (${fill.filledQty.toString()} filled so far)`);
+      }
       if (fill) fills.push(fill);
     }
     return fills;
@@ -609,9 +674,7 @@ export class PositionManager {
 
   /** Advances `op` and stores it; with `position`, both in one transaction (the step that made or closed it). */
   private async transition(op: Operation, state: OperationState, note: string, errorCode?: string, position?: Position): Promise<void> {
-    const advanced = advanceOperation(op, state, note, this.deps.clock.nowMs(), errorCode);
-    if (position) await this.deps.store.putPositionAndOperation(position, advanced);
-    else await this.deps.store.putOperation(advanced);
+    await this.book.advance(op, state, note, { ...(errorCode ? { errorCode } : {}), ...(position ? { position } : {}) });
     this.deps.logger.info({ operationId: op.id, state, note }, 'operation step');
   }
 }
@@ -644,8 +707,16 @@ function sumFees(fills: readonly OrderResult[]): Decimal {
   return fills.reduce((sum, f) => sum.plus(f.feeUsd), ZERO);
 }
 
-function avgPrice(fills: readonly OrderResult[]): Decimal {
-  const qty = sumQty(fills);
-  if (qty.isZero()) return ZERO;
-  return fills.reduce((sum, f) => sum.plus(f.filledQty.mul(f.avgPrice)), ZERO).div(qty);
+const NO_EXITS: ExitTotals = { spotQty: ZERO, spotValueUsd: ZERO, perpQty: ZERO, perpValueUsd: ZERO, feesUsd: ZERO };
+
+/** Exit totals with more close fills added. */
+function addExits(totals: ExitTotals, spotFills: readonly OrderResult[], perpFills: readonly OrderResult[]): ExitTotals {
+  const value = (fills: readonly OrderResult[]): Decimal => fills.reduce((sum, f) => sum.plus(f.filledQty.mul(f.avgPrice)), ZERO);
+  return {
+    spotQty: totals.spotQty.plus(sumQty(spotFills)),
+    spotValueUsd: totals.spotValueUsd.plus(value(spotFills)),
+    perpQty: totals.perpQty.plus(sumQty(perpFills)),
+    perpValueUsd: totals.perpValueUsd.plus(value(perpFills)),
+    feesUsd: totals.feesUsd.plus(sumFees([...spotFills, ...perpFills])),
+  };
 }

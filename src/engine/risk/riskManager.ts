@@ -17,6 +17,11 @@ export interface OpenRequestForRisk {
   pair: HedgePair;
   notionalUsd: Decimal;
   openPositions: readonly Position[];
+  /**
+   * Opens already confirmed and not yet booked as positions: their notional is reserved, so they
+   * count against every limit and are taken out of the free balances as if they had filled.
+   */
+  reserved?: readonly { coin: string; notionalUsd: Decimal }[];
   balances: Balances;
 }
 
@@ -32,25 +37,29 @@ export class RiskManager {
 
   checkOpen(request: OpenRequestForRisk): void {
     const { pair, notionalUsd, openPositions, balances } = request;
+    const reserved = request.reserved ?? [];
     const usd = (d: Decimal): string => d.toFixed(2);
     this.checkPrices([pair.spot.symbol, pair.perp.symbol]);
     const existing = openPositions.find((p) => p.coin === pair.coin);
     if (existing) {
       throw new RiskLimitError('POSITION_EXISTS', `${pair.coin} already has an open hedge (${existing.id}); /close ${pair.coin} first`);
     }
+    if (reserved.some((r) => r.coin === pair.coin)) {
+      throw new RiskLimitError('POSITION_EXISTS', `${pair.coin} already has an open being placed; wait for it, then /status`);
+    }
+    const reservedUsd = reserved.reduce((sum, r) => sum.plus(r.notionalUsd), ZERO);
     if (notionalUsd.gt(this.limits.maxPositionNotionalUsd)) {
       throw new RiskLimitError(
         'MAX_POSITION_NOTIONAL',
         `${usd(notionalUsd)} USD per leg is above the limit of ${usd(this.limits.maxPositionNotionalUsd)} USD per position`,
       );
     }
-    if (openPositions.length >= this.limits.maxOpenPositions) {
-      throw new RiskLimitError(
-        'MAX_OPEN_POSITIONS',
-        `already ${openPositions.length} open hedges, the limit is ${this.limits.maxOpenPositions}; close one first`,
-      );
+    const holding = openPositions.length + reserved.length;
+    if (holding >= this.limits.maxOpenPositions) {
+      const placing = reserved.length > 0 ? ` (${reserved.length} of them being placed)` : '';
+      throw new RiskLimitError('MAX_OPEN_POSITIONS', `already ${holding} open hedges${placing}, the limit is ${this.limits.maxOpenPositions}; close one first`);
     }
-    const exposure = this.totalExposureUsd(openPositions);
+    const exposure = this.totalExposureUsd(openPositions).plus(reservedUsd);
     if (exposure.plus(notionalUsd).gt(this.limits.maxTotalExposureUsd)) {
       throw new RiskLimitError(
         'MAX_TOTAL_EXPOSURE',
@@ -58,7 +67,8 @@ export class RiskManager {
       );
     }
     const spotNeeded = notionalUsd.mul(pair.spot.takerFeeRate.plus(1));
-    const spotFree = balances.spot.get(QUOTE_ASSET) ?? ZERO;
+    const reservedSpotUsd = reservedUsd.mul(pair.spot.takerFeeRate.plus(1));
+    const spotFree = (balances.spot.get(QUOTE_ASSET) ?? ZERO).minus(reservedSpotUsd);
     if (spotFree.lt(spotNeeded)) {
       throw new RiskLimitError(
         'SPOT_BALANCE',
@@ -69,7 +79,7 @@ export class RiskManager {
     const marginNeeded = notionalUsd.div(this.limits.perpLeverage).plus(notionalUsd.mul(pair.perp.takerFeeRate));
     if (balances.sharedQuote) {
       // One wallet for both legs: the spot leg's USDT comes out of the same free margin.
-      if (marginFree.minus(spotNeeded).lt(marginNeeded)) {
+      if (marginFree.minus(reservedSpotUsd).minus(spotNeeded).lt(marginNeeded)) {
         throw new RiskLimitError(
           'PERP_MARGIN',
           `the account's one USDT wallet (unified) has ${usd(marginFree)} USDT free; the spot leg needs ${usd(spotNeeded)} and the short ${usd(marginNeeded)} USDT of it`,

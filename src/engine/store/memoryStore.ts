@@ -1,6 +1,7 @@
 import {
   FINISHED_STATES,
   type AuditEntry,
+  type OperationState,
   type LedgerEntry,
   type Operation,
   type OrderResult,
@@ -8,7 +9,7 @@ import {
   type TradingMode,
 } from '../domain/types.js';
 import { decode, encode } from './codec.js';
-import { AUDIT_LIMIT, type Store } from './port.js';
+import { AUDIT_LIMIT, type AdvanceResult, type ModeState, type Store, type SwitchResult } from './port.js';
 
 /**
  * In-memory Store for tests and the embedded demo. Records are kept encoded, so neither the
@@ -23,6 +24,7 @@ export class MemoryStore implements Store {
   /** Oldest first, at most AUDIT_LIMIT. */
   private readonly audit: string[] = [];
   private mode: TradingMode | null = null;
+  private modeEpoch = 0;
   private readonly values = new Map<string, { text: string; expiresAtMs: number }>();
   private readonly claims = new Map<string, number>();
 
@@ -44,9 +46,14 @@ export class MemoryStore implements Store {
     this.positions.set(position.id, encode(position));
   }
 
-  async putPositionAndOperation(position: Position, op: Operation): Promise<void> {
-    this.positions.set(position.id, encode(position));
+  // No await before the writes: the check and the writes happen in one turn, like the Lua script.
+  async advanceOperation(op: Operation, from: OperationState, options: { position?: Position; modeEpoch?: number } = {}): Promise<AdvanceResult> {
+    const current = readOne<Operation>(this.operations, op.id)?.state ?? null;
+    if (current !== from) return { ok: false, reason: 'state', current };
+    if (options.modeEpoch !== undefined && options.modeEpoch !== this.modeEpoch) return { ok: false, reason: 'mode', epoch: this.modeEpoch };
+    if (options.position) this.positions.set(options.position.id, encode(options.position));
     this.operations.set(op.id, encode(op));
+    return { ok: true };
   }
 
   async getPosition(id: string): Promise<Position | null> {
@@ -102,8 +109,24 @@ export class MemoryStore implements Store {
     return this.mode;
   }
 
+  async getModeState(): Promise<ModeState> {
+    return { mode: this.mode, epoch: this.modeEpoch };
+  }
+
   async setMode(mode: TradingMode): Promise<void> {
     this.mode = mode;
+    this.modeEpoch += 1;
+  }
+
+  async switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult> {
+    const openPositions = readAll<Position>(this.positions).filter((p) => p.status === 'open').length;
+    const busyOperations = readAll<Operation>(this.operations).filter(
+      (op) => op.id !== exceptOperationId && !FINISHED_STATES.has(op.state) && op.state !== 'requested',
+    ).length;
+    if (openPositions > 0 || busyOperations > 0) return { switched: false, openPositions, busyOperations };
+    this.mode = mode;
+    this.modeEpoch += 1;
+    return { switched: true, epoch: this.modeEpoch };
   }
 
   async putValue(key: string, value: unknown, ttlMs?: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type {
+  OperationState,
   AuditEntry,
   LedgerEntry,
   Operation,
@@ -6,6 +7,19 @@ import type {
   Position,
   TradingMode,
 } from '../domain/types.js';
+
+export interface ModeState {
+  mode: TradingMode | null;
+  epoch: number;
+}
+
+/** A compare-and-set of an operation: done, or why not (what the store holds now). */
+export type AdvanceResult =
+  | { ok: true }
+  | { ok: false; reason: 'state'; current: OperationState | null }
+  | { ok: false; reason: 'mode'; epoch: number };
+
+export type SwitchResult = { switched: true; epoch: number } | { switched: false; openPositions: number; busyOperations: number };
 
 /** Audit entries every store keeps; older ones are dropped. */
 export const AUDIT_LIMIT = 10_000;
@@ -15,8 +29,16 @@ export const AUDIT_LIMIT = 10_000;
  * (tests/engine/store/store.contract.ts): MemoryStore and RedisStore.
  */
 export interface Store {
-  // Operations: written before any order is sent; every state change rewrites the record.
+  // Operations: written before any order is sent; every later step is a compare-and-set.
+  /** Stores a new operation (a preview, or a system operation born confirmed). */
   putOperation(op: Operation): Promise<void>;
+  /**
+   * Stores `op` (already advanced in memory) only if the stored record is still in state `from`,
+   * and — with `modeEpoch` — only if the mode has not been switched since that epoch. With
+   * `position`, the position is written in the same atomic step (the step that made or changed
+   * it), so no reader nor a restart ever sees one without the other.
+   */
+  advanceOperation(op: Operation, from: OperationState, options?: { position?: Position; modeEpoch?: number }): Promise<AdvanceResult>;
   getOperation(id: string): Promise<Operation | null>;
   /** Operations not in a finished state, oldest first. */
   listUnfinishedOperations(): Promise<Operation[]>;
@@ -27,11 +49,6 @@ export interface Store {
   listOpenPositions(): Promise<Position[]>;
   /** Every position ever stored, oldest first. */
   listPositions(): Promise<Position[]>;
-  /**
-   * Writes a position and the operation step that made or changed it in one transaction, so no
-   * reader (nor a restart) ever sees one without the other.
-   */
-  putPositionAndOperation(position: Position, op: Operation): Promise<void>;
 
   /**
    * Records a fill and its ledger lines atomically, once per client order id. Returns null when
@@ -51,7 +68,16 @@ export interface Store {
   recentAudit(limit: number): Promise<AuditEntry[]>;
 
   getMode(): Promise<TradingMode | null>;
+  /** The stored mode and its epoch: how many switches it has seen (0 before the first). */
+  getModeState(): Promise<ModeState>;
+  /** Sets the mode unconditionally (first start, tests) and counts it as a switch. */
   setMode(mode: TradingMode): Promise<void>;
+  /**
+   * Switches the mode in one atomic step only when flat: no open position of any mode and no
+   * unfinished operation past its preview (other than `exceptOperationId`, the switch itself).
+   * Previews stay stored, but the epoch moves on, so none of them can be confirmed any more.
+   */
+  switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult>;
 
   /** Small named values (latest funding scan, mutes, watchdog marks), optionally expiring. */
   putValue(key: string, value: unknown, ttlMs?: number): Promise<void>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BotError } from '../domain/errors.js';
-import type { Locks } from '../position/locks.js';
+import { runHolding, type LockLease, type Locks } from '../position/locks.js';
 import { STORE_RETRY } from './redisStore.js';
 
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -29,17 +29,37 @@ export class RedisLocks implements Locks {
     const name = `${this.prefix}lock:${key}`;
     const token = randomBytes(12).toString('hex');
     const deadline = Date.now() + this.options.waitMs;
+    let askedAtMs = Date.now();
     while ((await this.redis.set(name, token, 'PX', this.options.ttlMs, 'NX')) !== 'OK') {
       if (Date.now() > deadline) {
         throw new BotError('LOCK_BUSY', `${key.replace('coin:', '')} is busy with another operation; try again shortly`, 'retry');
       }
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
+      askedAtMs = Date.now();
     }
+    // The lock is ours until ttl after the last time Redis confirmed it (taken or renewed). A
+    // renewal that finds another token, or none confirmed in time (a stalled Redis, a paused
+    // process), means another process may hold it now: the lease says so, and the holder stops
+    // before its next order (assertLocksHeld).
+    const ttlMs = this.options.ttlMs;
+    let confirmedAtMs = askedAtMs;
+    let lost: string | null = null;
+    const lease: LockLease = {
+      key,
+      lostReason: () => lost ?? (Date.now() - confirmedAtMs >= ttlMs ? `not renewed for ${Date.now() - confirmedAtMs} ms` : null),
+    };
     const renew = setInterval(() => {
-      void this.redis.eval(EXTEND_LUA, 1, name, token, String(this.options.ttlMs)).catch(() => undefined);
-    }, Math.floor(this.options.ttlMs / 3));
+      const sentAtMs = Date.now();
+      this.redis.eval(EXTEND_LUA, 1, name, token, String(ttlMs)).then(
+        (extended) => {
+          if (Number(extended) === 1) confirmedAtMs = Math.max(confirmedAtMs, sentAtMs);
+          else lost ??= 'another process holds it';
+        },
+        () => undefined,
+      );
+    }, Math.floor(ttlMs / 3));
     try {
-      return await work();
+      return await runHolding(lease, work);
     } finally {
       clearInterval(renew);
       await this.redis.eval(RELEASE_LUA, 1, name, token);

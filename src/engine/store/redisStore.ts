@@ -2,6 +2,7 @@ import { Redis, type ChainableCommander } from 'ioredis';
 import {
   FINISHED_STATES,
   type AuditEntry,
+  type OperationState,
   type LedgerEntry,
   type Operation,
   type OrderResult,
@@ -9,7 +10,7 @@ import {
   type TradingMode,
 } from '../domain/types.js';
 import { decode, encode } from './codec.js';
-import { AUDIT_LIMIT, type Store } from './port.js';
+import { AUDIT_LIMIT, type AdvanceResult, type ModeState, type Store, type SwitchResult } from './port.js';
 
 /** Reconnect and retry settings shared by the engine's own Redis clients. */
 export const STORE_RETRY = { maxRetriesPerRequest: 30, retryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000) };
@@ -52,8 +53,49 @@ end
 return texts
 `;
 
+// Compare-and-set of an operation (and, with a position id, the position in the same step).
+// KEYS: operations, unfinished index, mode epoch, positions, all-positions index, open index.
+// ARGV: id, expected state, operation, finished (1/0), created at, expected epoch ('' = any),
+//       position id ('' = none), position, opened at, position open (1/0).
+const ADVANCE_OPERATION_LUA = `
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+local current = ''
+if text then current = cjson.decode(text).state end
+if current ~= ARGV[2] then return {'state', current} end
+if ARGV[6] ~= '' then
+  local epoch = redis.call('GET', KEYS[3]) or '0'
+  if epoch ~= ARGV[6] then return {'mode', epoch} end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
+  redis.call('ZADD', KEYS[5], ARGV[9], ARGV[7])
+  if ARGV[10] == '1' then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[7]) else redis.call('ZREM', KEYS[6], ARGV[7]) end
+end
+return {'ok'}
+`;
+
+// Switches the mode only when flat. KEYS: open positions index, unfinished index, operations,
+// mode, mode epoch. ARGV: mode, the switch's own operation id.
+const SWITCH_MODE_LUA = `
+local open = redis.call('ZCARD', KEYS[1])
+local busy = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if id ~= ARGV[2] then
+    local text = redis.call('HGET', KEYS[3], id)
+    if text and cjson.decode(text).state ~= 'requested' then busy = busy + 1 end
+  end
+end
+if open > 0 or busy > 0 then return {0, open, busy} end
+redis.call('SET', KEYS[4], ARGV[1])
+return {1, redis.call('INCR', KEYS[5])}
+`;
+
 /** The Lua commands defined on the client; ioredis sends them by EVALSHA. */
 interface StoreScripts {
+  storeAdvanceOperation(...keysThenArgs: string[]): Promise<string[]>;
+  storeSwitchMode(...keysThenArgs: string[]): Promise<number[]>;
   storeReadListed(index: string, hash: string): Promise<(string | null)[]>;
   storeRecordFill(fills: string, ledger: string, ledgerIds: string, ...args: string[]): Promise<string | null>;
   storeAppendLedger(ledger: string, ledgerIds: string, ...args: string[]): Promise<number>;
@@ -76,6 +118,8 @@ export class RedisStore implements Store {
     redis.defineCommand('storeRecordFill', { lua: RECORD_FILL_LUA, numberOfKeys: 3 });
     redis.defineCommand('storeAppendLedger', { lua: APPEND_LEDGER_LUA, numberOfKeys: 2 });
     redis.defineCommand('storeReadListed', { lua: READ_LISTED_LUA, numberOfKeys: 2 });
+    redis.defineCommand('storeAdvanceOperation', { lua: ADVANCE_OPERATION_LUA, numberOfKeys: 6 });
+    redis.defineCommand('storeSwitchMode', { lua: SWITCH_MODE_LUA, numberOfKeys: 5 });
     this.scripts = redis as unknown as StoreScripts;
   }
 
@@ -122,8 +166,30 @@ export class RedisStore implements Store {
     await execOrThrow(this.writePosition(this.redis.multi(), position));
   }
 
-  async putPositionAndOperation(position: Position, op: Operation): Promise<void> {
-    await execOrThrow(this.writeOperation(this.writePosition(this.redis.multi(), position), op));
+  async advanceOperation(op: Operation, from: OperationState, options: { position?: Position; modeEpoch?: number } = {}): Promise<AdvanceResult> {
+    const k = this.keys;
+    const { position } = options;
+    const answer = await this.scripts.storeAdvanceOperation(
+      k.operations,
+      k.unfinishedOperations,
+      k.modeEpoch,
+      k.positions,
+      k.allPositions,
+      k.openPositions,
+      op.id,
+      from,
+      encode(op),
+      FINISHED_STATES.has(op.state) ? '1' : '0',
+      String(op.createdAtMs),
+      options.modeEpoch === undefined ? '' : String(options.modeEpoch),
+      position?.id ?? '',
+      position ? encode(position) : '',
+      String(position?.openedAtMs ?? 0),
+      position?.status === 'open' ? '1' : '0',
+    );
+    if (answer[0] === 'ok') return { ok: true };
+    if (answer[0] === 'mode') return { ok: false, reason: 'mode', epoch: Number(answer[1]) };
+    return { ok: false, reason: 'state', current: answer[1] ? (answer[1] as OperationState) : null };
   }
 
   async getPosition(id: string): Promise<Position | null> {
@@ -187,8 +253,19 @@ export class RedisStore implements Store {
     return (await this.redis.get(this.keys.mode)) as TradingMode | null;
   }
 
+  async getModeState(): Promise<ModeState> {
+    const [mode, epoch] = await this.redis.mget(this.keys.mode, this.keys.modeEpoch);
+    return { mode: (mode ?? null) as TradingMode | null, epoch: Number(epoch ?? 0) };
+  }
+
   async setMode(mode: TradingMode): Promise<void> {
-    await this.redis.set(this.keys.mode, mode);
+    await execOrThrow(this.redis.multi().set(this.keys.mode, mode).incr(this.keys.modeEpoch));
+  }
+
+  async switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult> {
+    const k = this.keys;
+    const [switched = 0, a = 0, b = 0] = await this.scripts.storeSwitchMode(k.openPositions, k.unfinishedOperations, k.operations, k.mode, k.modeEpoch, mode, exceptOperationId);
+    return switched === 1 ? { switched: true, epoch: a } : { switched: false, openPositions: a, busyOperations: b };
   }
 
   async putValue(key: string, value: unknown, ttlMs?: number): Promise<void> {
@@ -245,6 +322,7 @@ function keysFor(prefix: string) {
     ledgerIds: `${prefix}ledger:ids`,
     audit: `${prefix}audit`,
     mode: `${prefix}mode`,
+    modeEpoch: `${prefix}mode:epoch`,
     values: `${prefix}value:`,
     claims: `${prefix}claim:`,
   };

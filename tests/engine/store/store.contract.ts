@@ -258,16 +258,17 @@ export function storeContract(
       });
     });
 
-    describe('putPositionAndOperation', () => {
+    describe('advanceOperation (compare-and-set)', () => {
       it('writes the position and the operation step together, each listed as its state says', async () => {
         await store.putOperation(operation('op-open', 1_000, 'placing'));
-        await store.putPositionAndOperation(position('p1', 2_000), { ...operation('op-open', 1_000, 'open'), positionId: 'p1' });
+        const opened = await store.advanceOperation({ ...operation('op-open', 1_000, 'open'), positionId: 'p1' }, 'placing', { position: position('p1', 2_000) });
+        expect(opened).toEqual({ ok: true });
         expect(ids(await store.listOpenPositions())).toEqual(['p1']);
         expect((await store.getOperation('op-open'))?.positionId).toBe('p1');
         expect(await store.listUnfinishedOperations()).toEqual([]);
 
         await store.putOperation(operation('op-close', 3_000, 'placing'));
-        await store.putPositionAndOperation(position('p1', 2_000, 'closed'), operation('op-close', 3_000, 'closed'));
+        await store.advanceOperation(operation('op-close', 3_000, 'closed'), 'placing', { position: position('p1', 2_000, 'closed') });
         expect(await store.listOpenPositions()).toEqual([]);
         expect(ids(await store.listPositions())).toEqual(['p1']);
         expect((await store.getOperation('op-close'))?.state).toBe('closed');
@@ -275,9 +276,48 @@ export function storeContract(
       });
 
       it('keeps an unfinished operation listed', async () => {
-        await store.putPositionAndOperation(position('p1', 2_000), operation('op-fix', 1_000, 'placing'));
+        await store.putOperation(operation('op-fix', 1_000, 'confirmed'));
+        await store.advanceOperation(operation('op-fix', 1_000, 'placing'), 'confirmed', { position: position('p1', 2_000) });
         expect(ids(await store.listUnfinishedOperations())).toEqual(['op-fix']);
         expect(ids(await store.listOpenPositions())).toEqual(['p1']);
+      });
+
+      it('refuses a move from a state the record is no longer in, and writes nothing', async () => {
+        await store.putOperation(operation('op-race', 1_000, 'requested'));
+        expect(await store.advanceOperation(operation('op-race', 1_000, 'cancelled'), 'requested')).toEqual({ ok: true });
+        const late = await store.advanceOperation(operation('op-race', 1_000, 'confirmed'), 'requested', { position: position('p9', 2_000) });
+        expect(late).toEqual({ ok: false, reason: 'state', current: 'cancelled' });
+        expect((await store.getOperation('op-race'))?.state).toBe('cancelled');
+        expect(await store.listPositions()).toEqual([]);
+        expect(await store.advanceOperation(operation('op-none', 1_000, 'confirmed'), 'requested')).toEqual({ ok: false, reason: 'state', current: null });
+      });
+
+      it('refuses a move bound to a mode epoch once the mode has switched', async () => {
+        const before = await store.getModeState();
+        await store.putOperation(operation('op-mode', 1_000, 'requested'));
+        await store.setMode('live');
+        const after = await store.getModeState();
+        expect(after).toEqual({ mode: 'live', epoch: before.epoch + 1 });
+        expect(await store.advanceOperation(operation('op-mode', 1_000, 'confirmed'), 'requested', { modeEpoch: before.epoch })).toEqual({ ok: false, reason: 'mode', epoch: after.epoch });
+        expect((await store.getOperation('op-mode'))?.state).toBe('requested');
+        expect(await store.advanceOperation(operation('op-mode', 1_000, 'confirmed'), 'requested', { modeEpoch: after.epoch })).toEqual({ ok: true });
+      });
+    });
+
+    describe('switchMode', () => {
+      it('switches only when flat: previews do not count, an operation past its preview and an open position do', async () => {
+        await store.putOperation(operation('op-preview', 1_000, 'requested'));
+        await store.putOperation(operation('op-switch', 1_000, 'requested'));
+        const first = await store.switchMode('live', 'op-switch');
+        expect(first).toEqual({ switched: true, epoch: (await store.getModeState()).epoch });
+        expect(await store.getMode()).toBe('live');
+
+        await store.putOperation(operation('op-busy', 2_000, 'placing'));
+        expect(await store.switchMode('paper', 'op-switch')).toEqual({ switched: false, openPositions: 0, busyOperations: 1 });
+        await store.advanceOperation(operation('op-busy', 2_000, 'failed'), 'placing');
+        await store.putPosition(position('p1', 3_000));
+        expect(await store.switchMode('paper', 'op-switch')).toEqual({ switched: false, openPositions: 1, busyOperations: 0 });
+        expect(await store.getMode()).toBe('live');
       });
     });
 

@@ -100,16 +100,42 @@ function readConfigFile(path: string | undefined): Record<string, string> {
   } catch {
     throw new Error(`invalid configuration:\n  CONFIG_FILE: cannot read ${path}`);
   }
-  if (path.endsWith('.json')) {
-    const data = JSON.parse(text) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, String(value)]));
-  }
+  if (path.endsWith('.json')) return readJsonSettings(path, text);
   const values: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (match?.[1] && !line.trimStart().startsWith('#')) values[match[1]] = (match[2] ?? '').replace(/^(['"])(.*)\1$/, '$2');
   }
   return values;
+}
+
+/**
+ * A JSON settings file: an object of strings, numbers or booleans. No error quotes the file — its
+ * text may hold a secret, and `JSON.parse`'s own message quotes the text it stopped at.
+ */
+function readJsonSettings(path: string, text: string): Record<string, string> {
+  const invalid = (problem: string) => new Error(`invalid configuration:\n  CONFIG_FILE: ${path}${problem}`);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const position = /at position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
+    const line = position === undefined ? undefined : text.slice(0, Number(position)).split('\n').length;
+    throw invalid(` is not valid JSON${line === undefined ? '' : ` (at line ${line})`}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw invalid(' must hold one JSON object of settings, such as {"MAX_OPEN_POSITIONS": "3"}');
+  }
+  const settings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data)) {
+    // A key outside the schema is not named: a mangled file can turn a value into a key.
+    const name = key in schema.shape ? key : 'a setting';
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw invalid(`: ${name} must be a string, number or boolean, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object'}`);
+    }
+    settings[key] = String(value);
+  }
+  return settings;
 }
 
 /** Names of settings that hold secrets: never logged, never echoed in an error. */
@@ -144,7 +170,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     }
     for (const [name, venue] of [['SPOT_EXCHANGE', venues[0]], ['PERP_EXCHANGE', venues[1]]] as const) {
       if (venue && !['simulated', 'binance', 'bybit', 'okx'].includes(venue)) {
-        throw new Error(`invalid configuration:\n  ${parsed.data.EXCHANGE === venue ? 'EXCHANGE' : name}: "${venue.slice(0, 20)}" is not supported; use binance, bybit, okx or simulated`);
+        throw new Error(`invalid configuration:\n  ${parsed.data.EXCHANGE === venue ? 'EXCHANGE' : name}: not supported; use binance, bybit, okx or simulated`);
       }
     }
     if (venues.includes('simulated') && venues[0] !== venues[1]) {

@@ -16,9 +16,12 @@ const REDACT = [
   'TELEGRAM_BOT_TOKEN',
 ];
 
-/** Removes anything that looks like a Telegram bot token from free text (error messages, URLs). */
+/**
+ * Removes anything that looks like a Telegram bot token from free text (error messages, URLs). Not
+ * bounded by \b: in a Bot API URL the token follows `bot` with no word break.
+ */
 export function redactSecrets(text: string): string {
-  return text.replace(/\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/g, '<redacted-token>');
+  return text.replace(/(?<!\d)\d{6,12}:[\w-]{30,}/g, '<redacted-token>');
 }
 
 /** Replaces each configured secret value in `text`. */

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/index.js';
+import { redactSecrets } from '../logger.js';
 
 export interface ScheduledJob {
   name: string;
@@ -30,10 +31,25 @@ export function scheduledJobs(fundingScanMs: number, deltaCheckMs: number): Sche
 }
 
 const lastRunKey = (name: string): string => `job:last-run:${name}`;
+const failuresKey = (name: string): string => `job-failures:${name}`;
+
+/** The watchdog alerts a job after this many failed runs in a row. */
+export const FAILED_RUNS_ALERT = 3;
+
+/** A scheduled job's failed runs since its last successful one; cleared by a success. */
+export interface JobFailures {
+  count: number;
+  /** When the first of them failed: it names the incident. */
+  sinceMs: number;
+  lastAtMs: number;
+  /** Redacted and cut short: it is stored and sent to the ops chat. */
+  lastError: string;
+}
 
 /**
  * Each scheduled job is a BullMQ queue with a job scheduler, so exactly one run per interval
- * happens across all worker processes; every run stamps its time for the watchdog.
+ * happens across all worker processes. A successful run stamps its time for the watchdog; a failed
+ * one counts, so a job that throws every run is seen too.
  */
 export class Schedules {
   private readonly queues: Queue[] = [];
@@ -55,14 +71,34 @@ export class Schedules {
       const worker = new Worker(
         job.name,
         async () => {
+          let result: unknown;
+          try {
+            result = await job.run(engine);
+          } catch (err) {
+            await this.recordFailure(engine, job.name, err);
+            throw err;
+          }
           await engine.markJobRun(lastRunKey(job.name));
-          return job.run(engine);
+          await engine.putSetting(failuresKey(job.name), null);
+          return result;
         },
         { connection: connection(), prefix: this.prefix, concurrency: 1 },
       );
       worker.on('failed', (_job, err) => this.logger.warn({ job: job.name, err: err.message }, 'scheduled job failed'));
       worker.on('error', (err) => this.logger.warn({ job: job.name, err: err.message }, 'scheduled job worker error'));
       this.workers.push(worker);
+    }
+  }
+
+  private async recordFailure(engine: Engine, name: string, err: unknown): Promise<void> {
+    try {
+      const previous = await engine.getSetting<JobFailures>(failuresKey(name));
+      const nowMs = engine.nowMs();
+      const lastError = redactSecrets(err instanceof Error ? err.message : String(err)).slice(0, 300);
+      const failures: JobFailures = { count: (previous?.count ?? 0) + 1, sinceMs: previous?.sinceMs ?? nowMs, lastAtMs: nowMs, lastError };
+      await engine.putSetting(failuresKey(name), failures);
+    } catch (recordErr) {
+      this.logger.warn({ job: name, err: recordErr instanceof Error ? recordErr.message : String(recordErr) }, 'could not count a failed scheduled run');
     }
   }
 
@@ -73,11 +109,14 @@ export class Schedules {
 }
 
 /**
- * Alerts when a scheduled job has not run for three of its intervals (workers down, Redis
- * trouble), once per incident, and again when it runs again.
+ * Alerts, once per incident and again when it is over, when a scheduled job has not run for three
+ * of its intervals (workers down, Redis trouble), and when its last FAILED_RUNS_ALERT runs or more
+ * all failed (a revoked API key, a venue refusing every call).
  */
 export class Watchdog {
   private readonly late = new Set<string>();
+  /** Jobs alerted as failing, with the incident's first failure time. */
+  private readonly failing = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly startedAtMs: number;
 
@@ -96,7 +135,10 @@ export class Watchdog {
 
   async check(nowMs = this.engine.nowMs()): Promise<void> {
     for (const job of this.jobs) {
-      const lastRunMs = (await this.engine.jobLastRun(lastRunKey(job.name))) ?? this.startedAtMs;
+      const failures = await this.engine.getSetting<JobFailures>(failuresKey(job.name));
+      await this.checkFailures(job, failures);
+      // A failed run is still a run: that it fails is the other alert's business.
+      const lastRunMs = Math.max((await this.engine.jobLastRun(lastRunKey(job.name))) ?? this.startedAtMs, failures?.lastAtMs ?? 0);
       const overdue = nowMs - lastRunMs > 3 * job.everyMs;
       if (overdue && !this.late.has(job.name)) {
         this.late.add(job.name);
@@ -106,6 +148,20 @@ export class Watchdog {
         this.late.delete(job.name);
         await this.alert(`watchdog-${job.name}-ok-${lastRunMs}`, `✅ WATCHDOG: ${job.name} runs again`, false);
       }
+    }
+  }
+
+  private async checkFailures(job: ScheduledJob, failures: JobFailures | null): Promise<void> {
+    const alertedSinceMs = this.failing.get(job.name);
+    // Cleared, or a new incident: a successful run came in between.
+    if (alertedSinceMs !== undefined && failures?.sinceMs !== alertedSinceMs) {
+      this.failing.delete(job.name);
+      await this.alert(`watchdog-${job.name}-ok-${alertedSinceMs}`, `✅ WATCHDOG: ${job.name} runs OK again`, false);
+    }
+    if (failures && failures.count >= FAILED_RUNS_ALERT && !this.failing.has(job.name)) {
+      this.failing.set(job.name, failures.sinceMs);
+      const text = `🚨 WATCHDOG: ${job.name} failed ${failures.count} runs in a row; last error: ${redactSecrets(failures.lastError)}`;
+      await this.alert(`watchdog-${job.name}-failing-${failures.sinceMs}`, text, true);
     }
   }
 

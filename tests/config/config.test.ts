@@ -17,7 +17,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ MAX_OPEN_POSITIONS: 'many' })).toThrow(/MAX_OPEN_POSITIONS/);
     expect(() => loadConfig({ DRIFT_TOLERANCE_BPS: '-5' })).toThrow(/DRIFT_TOLERANCE_BPS: must be a plain positive number/);
     expect(() => loadConfig({ TRADING_MODE: 'live' })).toThrow(/EXCHANGE: required with TRADING_MODE=live/);
-    expect(() => loadConfig({ EXCHANGE: 'kraken' })).toThrow(/EXCHANGE: "kraken" is not supported/);
+    expect(() => loadConfig({ EXCHANGE: 'kraken' })).toThrow(/EXCHANGE: not supported; use binance, bybit, okx or simulated/);
     expect(() => loadConfig({ EXCHANGE: 'binance', BINANCE_API_KEY: 'k'.repeat(40) })).toThrow(/BINANCE_API_SECRET: required with BINANCE_API_KEY/);
     expect(() => loadConfig({ TRADING_MODE: 'live', EXCHANGE: 'okx' })).toThrow(/OKX_API_KEY: required with TRADING_MODE=live on okx/);
     try {
@@ -49,4 +49,49 @@ describe('configuration', () => {
     expect(loadConfig({ CONFIG_FILE: jsonFile }).MAX_TOTAL_EXPOSURE_USD.toString()).toBe('5000');
     expect(() => loadConfig({ CONFIG_FILE: join(dir, 'missing.env') })).toThrow(/CONFIG_FILE: cannot read/);
   });
+
+  it('says what is wrong with a JSON file without quoting any of it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fab-config-'));
+    const secret = '123456:SECRETabcdefghijklmnopqrstuvwxyz0123456789';
+    const file = join(dir, 'bot.json');
+    // Cut off mid-value, as a half-saved file would be.
+    writeFileSync(file, `{\n  "OPS_CHAT_ID": "-100123",\n  "TELEGRAM_BOT_TOKEN": "${secret.slice(0, 20)}`);
+    const message = messageOf(() => loadConfig({ CONFIG_FILE: file }));
+    expect(message).toBe(`invalid configuration:\n  CONFIG_FILE: ${file} is not valid JSON (at line 3)`);
+    for (const part of ['SECRET', '123456:', '"TELEGRAM', 'OPS_CHAT_ID', '-100123']) expect(message).not.toContain(part);
+
+    writeFileSync(file, `{"TELEGRAM_BOT_TOKEN": ${secret}}`);
+    expect(messageOf(() => loadConfig({ CONFIG_FILE: file }))).not.toMatch(/SECRET|123456/);
+
+    writeFileSync(file, JSON.stringify([secret]));
+    expect(messageOf(() => loadConfig({ CONFIG_FILE: file }))).toBe(
+      `invalid configuration:\n  CONFIG_FILE: ${file} must hold one JSON object of settings, such as {"MAX_OPEN_POSITIONS": "3"}`,
+    );
+    writeFileSync(file, JSON.stringify({ TELEGRAM_BOT_TOKEN: { token: secret } }));
+    expect(messageOf(() => loadConfig({ CONFIG_FILE: file }))).toBe(
+      `invalid configuration:\n  CONFIG_FILE: ${file}: TELEGRAM_BOT_TOKEN must be a string, number or boolean, not an object`,
+    );
+    writeFileSync(file, JSON.stringify({ [secret]: [1] }));
+    const unknownKey = messageOf(() => loadConfig({ CONFIG_FILE: file }));
+    expect(unknownKey).toMatch(/a setting must be a string, number or boolean, not an array/);
+    expect(unknownKey).not.toContain('SECRET');
+  });
+
+  it('echoes no value in any error, secret or not', () => {
+    const marker = 'ZQXJ echo!7';
+    for (const name of ['ROLE', 'TRADING_MODE', 'REDIS_PREFIX', 'LOG_LEVEL', 'TELEGRAM_API_ROOT', 'OPS_CHAT_ID', 'ADMIN_IDS', 'MAX_OPEN_POSITIONS', 'SIM_SEED', 'EXCHANGE_SANDBOX', 'PERP_MARGIN_MODE', 'PERP_LEVERAGE', 'FUNDING_ALERT_APR_PCT', 'EXCHANGE', 'SPOT_EXCHANGE', 'PERP_EXCHANGE']) {
+      const message = messageOf(() => loadConfig({ [name]: marker }));
+      expect(message).toContain(name);
+      expect(message).not.toContain('ZQXJ');
+    }
+  });
 });
+
+function messageOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  throw new Error('expected an error');
+}

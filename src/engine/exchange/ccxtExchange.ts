@@ -465,7 +465,7 @@ export class CcxtExchange implements Exchange {
       requestedQty: requested ?? grossQty,
       avgPrice: fill.avgPrice ?? ZERO,
       fees,
-      complete: final && (requested === null || grossQty.gte(requested)),
+      complete: final && (requested === null ? (fill.complete ?? true) : grossQty.gte(requested)),
       timestampMs: order.lastTradeTimestamp ?? order.timestamp ?? this.clock.nowMs(),
     });
   }

@@ -88,7 +88,10 @@ export interface FeeLine {
 /** An order's numbers, in the market's amount unit. */
 export interface RawFill {
   filled: Decimal;
+  /** Null when the order was sized in another unit (bybit's quote-sized spot buys). */
   requested: Decimal | null;
+  /** The venue's own word on whether the order filled in full, where `requested` cannot tell. */
+  complete?: boolean;
   /** Price per coin; null while nothing filled. */
   avgPrice: Decimal | null;
   /** Null when the order carries no fee detail: the fees are in its trades. */
@@ -376,6 +379,30 @@ function bybitFees(info: Raw, market: MarketInterface, side: string | undefined)
   return fee === undefined ? [] : [{ asset: bybitFeeAsset(market, side), amount: decimalOf(fee, 'bybit', 'cumExecFee') }];
 }
 
+/**
+ * Whether a spot order's `qty` is in the quote coin: `marketUnit: quoteCoin`, which is also bybit's
+ * default for a market buy that names no unit (as ccxt reads it too).
+ */
+function bybitQtyInQuote(info: Raw, market: MarketInterface): boolean {
+  if (!market.spot) return false;
+  const unit = field(info, 'marketUnit');
+  if (unit === 'quoteCoin') return true;
+  return !unit && field(info, 'orderType') === 'Market' && field(info, 'side') === 'Buy';
+}
+
+/** What an order executed, in coins: cumExecQty, its average price and fees. */
+function bybitExecuted(info: Raw, market: MarketInterface, side: string | undefined): Omit<RawFill, 'requested'> {
+  const filled = decimalOf(field(info, 'cumExecQty') ?? '0', 'bybit', 'cumExecQty');
+  const value = field(info, 'cumExecValue');
+  const avg = field(info, 'avgPrice');
+  const avgPrice = filled.isZero()
+    ? null
+    : value !== undefined
+      ? decimalOf(value, 'bybit', 'cumExecValue').div(filled)
+      : decimalOf(avg, 'bybit', 'avgPrice');
+  return { filled, avgPrice, fees: bybitFees(info, market, side) };
+}
+
 const bybit: VenueProfile = {
   unifiedAccount: true,
   id: 'bybit',
@@ -412,20 +439,13 @@ const bybit: VenueProfile = {
   }),
   orderFill(order, market) {
     const info = raw(order.info);
-    const filled = decimalOf(field(info, 'cumExecQty') ?? '0', 'bybit', 'cumExecQty');
-    const value = field(info, 'cumExecValue');
-    const avg = field(info, 'avgPrice');
-    const avgPrice = filled.isZero()
-      ? null
-      : value !== undefined
-        ? decimalOf(value, 'bybit', 'cumExecValue').div(filled)
-        : decimalOf(avg, 'bybit', 'avgPrice');
-    return {
-      filled,
-      requested: optionalDecimal(field(info, 'qty'), 'bybit', 'qty'),
-      avgPrice,
-      fees: bybitFees(info, market, order.side),
-    };
+    if (bybitQtyInQuote(info, market)) {
+      // qty is USDT to spend, cumExecQty the coins bought: the ordered coins are unknown. Nor
+      // does cumExecValue reaching qty tell, as the venue buys whole base steps and may spend a
+      // little less. Its status is exact: Filled, or PartiallyFilledCanceled when it stopped short.
+      return { ...bybitExecuted(info, market, order.side), requested: null, complete: field(info, 'orderStatus') === 'Filled' };
+    }
+    return { ...bybitExecuted(info, market, order.side), requested: optionalDecimal(field(info, 'qty'), 'bybit', 'qty') };
   },
   reportsFill: (order) => field(raw(order.info), 'cumExecQty') !== undefined,
   tradeFill(trade, market) {

@@ -387,6 +387,30 @@ describe('CcxtExchange order settling', () => {
   });
 });
 
+describe('CcxtExchange on bybit, a spot buy sized in USDT (marketUnit quoteCoin)', () => {
+  // qty is 1000 USDT to spend; cumExecQty 0.010525 BTC is what it bought.
+  const clientOrderId = 'opmjvk2a9cx4t8hq';
+  const quoteBuy = (orderStatus?: string): Answer => {
+    const answer = structuredClone(loadFixture('bybit', 'realtime-spot-filled-quote')) as Answer & { body: { result: { list: Record<string, unknown>[] } } };
+    if (orderStatus) answer.body.result.list[0]!['orderStatus'] = orderStatus;
+    return answer;
+  };
+
+  it('reads a filled order as filled with its quantity in coins, not short of 1000 coins', async () => {
+    const replayer = VENUE_CASES[1]!.replayer().on('GET', '/v5/order/realtime', quoteBuy());
+    const exchange = await exchangeOver('bybit', replayer);
+    const found = await exchange.fetchOrderByClientId('BTC/USDT', clientOrderId);
+    // 0.010525 BTC bought, 0.000010525 BTC kept as the fee: 0.010514475 delivered.
+    expectFill(found, { status: 'filled', requestedQty: '0.010525', filledQty: '0.010514475', avgPrice: '95010.6', feeUsd: '0.999986565', clientOrderId });
+  });
+
+  it('reads one the venue ended part-filled as partial', async () => {
+    const replayer = VENUE_CASES[1]!.replayer().on('GET', '/v5/order/realtime', quoteBuy('PartiallyFilledCanceled'));
+    const exchange = await exchangeOver('bybit', replayer);
+    expectFill(await exchange.fetchOrderByClientId('BTC/USDT', clientOrderId), { status: 'partial', filledQty: '0.010514475' });
+  });
+});
+
 describe('createCcxtExchange', () => {
   it('refuses a venue it does not support', async () => {
     await expect(exchangeOver('binance', binanceVenue(), { perpVenue: 'kraken' })).rejects.toThrow(ConfigError);

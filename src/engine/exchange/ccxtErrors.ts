@@ -133,7 +133,10 @@ export function mapCcxtError(err: unknown, context: VenueErrorContext): BotError
   if (outcome === 'unknown') {
     return new OrderTimeoutError(`${where}: the answer was lost (${names[0] ?? 'error'}), the order must be looked up: ${detail}`, { cause: err });
   }
-  return new VenueError(context.venue, outcome.code, `${where}: ${outcome.label}: ${detail}`, outcome.reaction, { cause: err });
+  const message = `${where}: ${outcome.label}: ${detail}`;
+  // The venue answered the order with a refusal (rate limit, maintenance, keys): nothing was placed.
+  if (context.action === 'placeOrder') return new OrderRejectedError(message, { cause: err, code: outcome.code, reaction: outcome.reaction });
+  return new VenueError(context.venue, outcome.code, message, outcome.reaction, { cause: err });
 }
 
 /** ccxt messages start with the exchange id; ours already name the venue. */

@@ -242,7 +242,7 @@ export class CcxtExchange implements Exchange {
     if (amountNumber === null) {
       throw new OrderRejectedError(`${venue.id} ${what} not sent: ${amount.toString()} has too many digits to send`, { code: 'QTY_OFF_STEP' });
     }
-    if (instrument.kind === 'perp') await this.preparePerp(listing);
+    if (instrument.kind === 'perp') await this.preparePerp(listing).catch((err: unknown) => Promise.reject(notSent(err)));
     const cid = this.venueClientId(venue, request.clientOrderId);
     const params = venue.profile.orderParams({ kind: instrument.kind, reduceOnly: request.reduceOnly, venueClientOrderId: cid, marginMode: this.options.marginMode });
     let order: Order;
@@ -256,8 +256,17 @@ export class CcxtExchange implements Exchange {
       }
       throw mapCcxtError(err, { venue: venue.id, action: 'placeOrder', what, secrets: this.secrets });
     }
-    const settled = await this.settle(listing, order, cid, what);
-    const result = await this.orderResult(listing, settled, request.clientOrderId, request.qty, true);
+    // Accepted: from here on any failure leaves the order's outcome unknown, never refused.
+    let result: OrderResult;
+    let settled: Order;
+    try {
+      settled = await this.settle(listing, order, cid, what);
+      result = await this.orderResult(listing, settled, request.clientOrderId, request.qty, true);
+    } catch (err) {
+      if (err instanceof OrderTimeoutError) throw err;
+      const detail = mapCcxtError(err, { venue: venue.id, action: 'read', what: 'order read', secrets: this.secrets }).message;
+      throw new OrderTimeoutError(`${venue.id} ${what}: accepted as order ${order.id ?? '?'} but reading its fill failed (${detail}); look it up`, { cause: err });
+    }
     if (result.filledQty.isZero()) {
       throw new OrderRejectedError(`${venue.id} ${what}: the venue ended the order (${settled.status ?? 'unknown'}) with nothing filled`, { code: 'ORDER_NOT_FILLED' });
     }
@@ -271,7 +280,7 @@ export class CcxtExchange implements Exchange {
     const cid = this.venueClientId(venue, clientOrderId);
     const what = `lookup of order ${clientOrderId} on ${symbol}`;
     const order = await this.call(venue, 'read', what, () => venue.profile.findOrderByClientId(venue.client, market, cid));
-    if (order) return this.orderResult(listing, order, clientOrderId, null, isFinal(order));
+    if (order) return this.orderResult(listing, order, clientOrderId, null, isFinal(order) && venue.profile.reportsFill(order));
     const params = venue.profile.tradesByClientIdParams(cid);
     if (params === null) return null;
     const trades = await this.call(venue, 'read', what, () => venue.client.fetchMyTrades(market.symbol, undefined, undefined, params));
@@ -465,6 +474,7 @@ export class CcxtExchange implements Exchange {
       requestedQty: requested ?? grossQty,
       avgPrice: fill.avgPrice ?? ZERO,
       fees,
+      final,
       complete: final && (requested === null ? (fill.complete ?? true) : grossQty.gte(requested)),
       timestampMs: order.lastTradeTimestamp ?? order.timestamp ?? this.clock.nowMs(),
     });
@@ -482,6 +492,7 @@ export class CcxtExchange implements Exchange {
       // Contract prices are per coin, amounts per contract: value / amount is the coin price.
       avgPrice: amount.isZero() ? ZERO : value.div(amount),
       fees: trades.flatMap((t) => (t.fee ? [t.fee] : [])),
+      final: true,
       complete: true,
     });
   }
@@ -493,7 +504,19 @@ export class CcxtExchange implements Exchange {
    */
   private result(
     listing: Listing,
-    fill: { clientOrderId: string; orderId: string; side: Side; grossQty: Decimal; requestedQty: Decimal; avgPrice: Decimal; fees: FeeLine[]; complete: boolean; timestampMs: number },
+    fill: {
+      clientOrderId: string;
+      orderId: string;
+      side: Side;
+      grossQty: Decimal;
+      requestedQty: Decimal;
+      avgPrice: Decimal;
+      fees: FeeLine[];
+      /** The venue finished the order; otherwise it is still working and may fill more. */
+      final: boolean;
+      complete: boolean;
+      timestampMs: number;
+    },
   ): OrderResult {
     const { instrument, market } = listing;
     let feeUsd = ZERO;
@@ -518,7 +541,7 @@ export class CcxtExchange implements Exchange {
       kind: instrument.kind,
       symbol: instrument.symbol,
       side: fill.side,
-      status: fill.complete ? 'filled' : 'partial',
+      status: !fill.final ? 'working' : fill.complete ? 'filled' : 'partial',
       requestedQty: fill.requestedQty,
       filledQty,
       avgPrice: fill.avgPrice,
@@ -590,6 +613,16 @@ export class CcxtExchange implements Exchange {
       throw mapCcxtError(err, { venue: venue.id, action, what, secrets: this.secrets });
     }
   }
+}
+
+/**
+ * A failure before the order went out: nothing was sent, so it is a refusal (with the failure's
+ * code and reaction), never an unknown outcome.
+ */
+function notSent(err: unknown): OrderRejectedError {
+  if (err instanceof OrderRejectedError) return err;
+  const cause = err instanceof BotError ? err : null;
+  return new OrderRejectedError(cause?.message ?? String(err), { cause: err, ...(cause ? { code: cause.code, reaction: cause.reaction } : {}) });
 }
 
 /** A bare hour count from a venue field ('8') as interval text ('8h'). */

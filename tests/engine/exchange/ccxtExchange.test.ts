@@ -160,9 +160,9 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
     });
     const prices = await failure(exchange.fetchTickers(['BTC/USDT']));
     expect(prices).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
-    // A throttled order was refused before it was processed: a retry, not a lookup.
+    // A throttled order was refused before it was processed: a refusal to retry later, not a lookup.
     const order = await failure(exchange.placeOrder(ORDERS.spotBuy));
-    expect(order).toBeInstanceOf(VenueError);
+    expect(order).toBeInstanceOf(OrderRejectedError);
     expect(order).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
   });
 

@@ -104,6 +104,11 @@ export interface Position {
   /** Last funding timestamp already booked for this position. */
   lastFundingMs: number;
   closedAtMs?: number;
+  /**
+   * Set on a closed position once every funding time up to its close is booked, so the funding
+   * scan stops looking at it.
+   */
+  fundingComplete?: boolean;
   closeOperationId?: string;
   exitSpotPrice?: Decimal;
   exitPerpPrice?: Decimal;

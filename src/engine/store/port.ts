@@ -28,6 +28,12 @@ export interface Store {
   /** Every position ever stored, oldest first. */
   listPositions(): Promise<Position[]>;
   /**
+   * Closed positions not marked `fundingComplete`, oldest first: the funding scan still owes them
+   * the funding times they held before the close. Kept in an index of their own, so the scan
+   * never reads all history.
+   */
+  listClosedPositionsAwaitingFunding(): Promise<Position[]>;
+  /**
    * Writes a position and the operation step that made or changed it in one transaction, so no
    * reader (nor a restart) ever sees one without the other.
    */

@@ -138,6 +138,10 @@ export class RedisStore implements Store {
     return this.readListed<Position>(this.keys.positions, this.keys.allPositions);
   }
 
+  async listClosedPositionsAwaitingFunding(): Promise<Position[]> {
+    return this.readListed<Position>(this.keys.positions, this.keys.positionsAwaitingFunding);
+  }
+
   async recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null> {
     const { fills, ledger, ledgerIds } = this.keys;
     const existing = await this.scripts.storeRecordFill(
@@ -217,9 +221,12 @@ export class RedisStore implements Store {
   }
 
   private writePosition(tx: ChainableCommander, position: Position): ChainableCommander {
-    tx.hset(this.keys.positions, position.id, encode(position)).zadd(this.keys.allPositions, position.openedAtMs, position.id);
-    if (position.status === 'open') return tx.zadd(this.keys.openPositions, position.openedAtMs, position.id);
-    return tx.zrem(this.keys.openPositions, position.id);
+    const { positions, allPositions, openPositions, positionsAwaitingFunding } = this.keys;
+    tx.hset(positions, position.id, encode(position)).zadd(allPositions, position.openedAtMs, position.id);
+    if (position.status === 'open') return tx.zadd(openPositions, position.openedAtMs, position.id).zrem(positionsAwaitingFunding, position.id);
+    tx.zrem(openPositions, position.id);
+    if (position.fundingComplete) return tx.zrem(positionsAwaitingFunding, position.id);
+    return tx.zadd(positionsAwaitingFunding, position.openedAtMs, position.id);
   }
 
   private async readOne<T>(hash: string, id: string): Promise<T | null> {
@@ -240,6 +247,7 @@ function keysFor(prefix: string) {
     positions: `${prefix}positions`,
     openPositions: `${prefix}positions:open`,
     allPositions: `${prefix}positions:all`,
+    positionsAwaitingFunding: `${prefix}positions:awaiting-funding`,
     fills: `${prefix}fills`,
     ledger: `${prefix}ledger`,
     ledgerIds: `${prefix}ledger:ids`,

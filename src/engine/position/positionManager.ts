@@ -398,6 +398,8 @@ export class PositionManager {
     perpQty: Decimal,
   ): Promise<Position> {
     const now = this.deps.clock.nowMs();
+    // Held from its later fill (never in the future), also when recovery rebuilds it long after.
+    const filledAtMs = Math.min(now, Math.max(spotFill.timestampMs, perpFill.timestampMs));
     const leg = (instrument: Instrument, fill: OrderResult, qty: Decimal): Leg => ({
       kind: instrument.kind,
       symbol: instrument.symbol,
@@ -412,11 +414,11 @@ export class PositionManager {
       mode: op.mode,
       spotLeg: leg(pair.spot, spotFill, spotQty),
       perpLeg: leg(pair.perp, perpFill, perpQty),
-      openedAtMs: now,
+      openedAtMs: filledAtMs,
       openedBy: op.requestedBy.name,
       openOperationId: op.id,
       status: 'open',
-      lastFundingMs: now,
+      lastFundingMs: filledAtMs,
     };
     op.positionId = position.id;
     await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`, undefined, position);

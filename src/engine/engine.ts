@@ -269,7 +269,7 @@ export class Engine {
       hedgeTimeoutMs: config.hedgeTimeoutMs,
       logger,
     });
-    this.accrual = new FundingAccrual({ store, tickers: this.tickers, events: this.events, clock, locks });
+    this.accrual = new FundingAccrual({ store, tickers: this.tickers, events: this.events, clock, locks, exchange: deps.exchange });
     this.fundingCheck = new FundingCheck({
       store,
       ledger: this.ledger,

@@ -75,6 +75,14 @@ export interface OrderResult {
   timestampMs: number;
 }
 
+/** The funding rate a venue settled at one funding time: what every position held then was paid on. */
+export interface SettledFundingRate {
+  /** The funding time as the venue stamps it (on the interval grid, or a moment after it). */
+  atMs: number;
+  /** Rate of that interval; positive means shorts received. */
+  rate: Decimal;
+}
+
 /** Funding the venue actually paid or charged on a perp position, as its account history shows it. */
 export interface FundingPayment {
   /** The venue's id of the payment (unique per venue). */
@@ -121,6 +129,11 @@ export interface Position {
   /** Last funding timestamp already booked for this position. */
   lastFundingMs: number;
   closedAtMs?: number;
+  /**
+   * Set on a closed position once every funding time up to its close is booked, so the funding
+   * scan stops looking at it.
+   */
+  fundingComplete?: boolean;
   closeOperationId?: string;
   exitSpotPrice?: Decimal;
   exitPerpPrice?: Decimal;

@@ -21,6 +21,7 @@ import {
   type LegKind,
   type OrderRequest,
   type OrderResult,
+  type SettledFundingRate,
   type Side,
   type Ticker,
 } from '../domain/types.js';
@@ -338,6 +339,26 @@ export class CcxtExchange implements Exchange {
     return [...byId.values()]
       .sort((a, b) => a.atMs - b.atMs)
       .map((r) => ({ id: r.id, symbol: instrument.symbol, coin: instrument.coin, atMs: r.atMs, amountUsd: r.amount }));
+  }
+
+  /**
+   * The rates the perp venue settled for `symbol` at each funding time from `sinceMs` on, from its
+   * public funding rate history (binance /fapi/v1/fundingRate, bybit /v5/market/funding/history,
+   * OKX /public/funding-rate-history), exact from the raw strings, every page of it.
+   */
+  async fetchFundingRateHistory(symbol: string, sinceMs: number): Promise<SettledFundingRate[]> {
+    await this.ensureMarkets();
+    const { venue, market, instrument } = this.listing(symbol);
+    if (instrument.kind !== 'perp') throw new InvalidInputError(`${symbol} is a spot market; funding is settled on the perp`);
+    if (venue.client.has['fetchFundingRateHistory'] !== true) {
+      throw new VenueError(venue.id, VENUE_UNSUPPORTED, `${venue.id} does not report settled funding rates`, 'refuse');
+    }
+    const rows = await this.call(venue, 'read', `funding rate history of ${symbol}`, () =>
+      venue.profile.settledFundingRates(venue.client, market, sinceMs, this.clock.nowMs()),
+    );
+    // Pages may overlap at their edges: one rate per funding time.
+    const byTime = new Map(rows.filter((r) => r.atMs >= sinceMs).map((r) => [r.atMs, r.rate]));
+    return [...byTime].sort(([a], [b]) => a - b).map(([atMs, rate]) => ({ atMs, rate }));
   }
 
   private ensureMarkets(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Exchange as CcxtClient, FundingHistory, MarketInterface, Order, Trade } from 'ccxt';
+import type { Exchange as CcxtClient, FundingHistory, FundingRateHistory, MarketInterface, Order, Trade } from 'ccxt';
 import { createHash } from 'node:crypto';
 import { Decimal, ZERO } from '../domain/decimal.js';
 import { VenueError } from '../domain/errors.js';
@@ -112,6 +112,12 @@ export interface RawFundingPayment {
   amount: Decimal;
 }
 
+/** A funding rate the venue settled, at the funding time it stamps. */
+export interface RawSettledRate {
+  atMs: number;
+  rate: Decimal;
+}
+
 /** The perp account as the venue reports it. */
 export interface PerpAccount {
   walletUsdt: Decimal;
@@ -166,6 +172,11 @@ export interface VenueProfile {
    * from the venue's account history through ccxt's fetchFundingHistory.
    */
   fundingPayments(client: CcxtClient, market: MarketInterface, sinceMs: number, untilMs: number): Promise<RawFundingPayment[]>;
+  /**
+   * Every rate the perp `market` settled from sinceMs to untilMs, read page by page from the
+   * venue's public funding rate history through ccxt's fetchFundingRateHistory.
+   */
+  settledFundingRates(client: CcxtClient, market: MarketInterface, sinceMs: number, untilMs: number): Promise<RawSettledRate[]>;
   /** Funding intervals by unified symbol when the rates do not carry them (binance). */
   fundingIntervalsHours?(client: CcxtClient): Promise<Map<string, number>>;
   /** The perp tickers lack bid/ask and need the book ticker too (binance USDⓈ-M). */
@@ -211,11 +222,21 @@ function fundingPaymentOf(entry: FundingHistory, venue: VenueId, idField: string
   return { id, atMs: entry.timestamp, amount: amount(info) };
 }
 
+/** A funding rate history entry with the settled rate from the venue's raw string field. */
+function settledRateOf(entry: FundingRateHistory, venue: VenueId, rateField: string): RawSettledRate {
+  if (entry.timestamp === undefined) throw badAnswer(venue, 'a settled funding rate without its funding time');
+  return { atMs: entry.timestamp, rate: decimalOf(field(raw(entry.info), rateField), venue, `settled funding rate (${rateField})`) };
+}
+
 const DAY_MS = 86_400_000;
 
 // ——— binance: spot /api/v3, USDⓈ-M futures /fapi ———
 
 const BINANCE_INCOME_PAGE = 1000;
+/** /fapi/v1/fundingRate answers at most 1000 rows a request. */
+const BINANCE_FUNDING_RATE_PAGE = 1000;
+/** The settled rate of a /fapi/v1/fundingRate row (its time is `fundingTime`). */
+const BINANCE_SETTLED_RATE_FIELD = 'fundingRate';
 
 function binanceFilter(market: MarketInterface, type: string): Raw {
   return rawList(raw(market.info)['filters']).find((f) => f['filterType'] === type) ?? {};
@@ -314,6 +335,18 @@ const binance: VenueProfile = {
       fromMs = lastMs + 1;
     }
   },
+  async settledFundingRates(client, market, sinceMs, untilMs) {
+    // GET /fapi/v1/fundingRate answers oldest first from startTime, at most `limit` rows: the next
+    // page starts after the last row's funding time.
+    const rates: RawSettledRate[] = [];
+    for (let fromMs = sinceMs; ; ) {
+      const page = await client.fetchFundingRateHistory(market.symbol, fromMs, BINANCE_FUNDING_RATE_PAGE, { until: untilMs });
+      rates.push(...page.map((e) => settledRateOf(e, 'binance', BINANCE_SETTLED_RATE_FIELD)));
+      const lastMs = page.at(-1)?.timestamp;
+      if (page.length < BINANCE_FUNDING_RATE_PAGE || lastMs === undefined) return rates;
+      fromMs = lastMs + 1;
+    }
+  },
   async spotBalances(client) {
     const balance = await client.fetchBalance({ type: 'spot' });
     const free = new Map<string, Decimal>();
@@ -362,6 +395,10 @@ const binance: VenueProfile = {
 
 const BYBIT_WINDOW_MS = 7 * DAY_MS;
 const BYBIT_EXECUTION_PAGE = 100;
+/** /v5/market/funding/history answers at most 200 rows a request. */
+const BYBIT_FUNDING_RATE_PAGE = 200;
+/** The settled rate of a /v5/market/funding/history row (its time is `fundingRateTimestamp`). */
+const BYBIT_SETTLED_RATE_FIELD = 'fundingRate';
 
 function bybitFeeAsset(market: MarketInterface, side: string | undefined): string {
   if (!market.spot) return market.settle ?? market.quote;
@@ -502,6 +539,20 @@ const bybit: VenueProfile = {
     }
     return payments;
   },
+  async settledFundingRates(client, market, sinceMs, untilMs) {
+    // GET /v5/market/funding/history with only endTime answers the `limit` rows up to it, newest
+    // first: the next page ends before the oldest row seen, until one reaches sinceMs or comes back
+    // short. (With startTime too, bybit does not say which rows a full page holds.)
+    const rates: RawSettledRate[] = [];
+    for (let toMs = untilMs; ; ) {
+      const page = await client.fetchFundingRateHistory(market.symbol, undefined, BYBIT_FUNDING_RATE_PAGE, { until: toMs });
+      rates.push(...page.map((e) => settledRateOf(e, 'bybit', BYBIT_SETTLED_RATE_FIELD)));
+      // ccxt sorts the page oldest first.
+      const oldestMs = page[0]?.timestamp;
+      if (page.length < BYBIT_FUNDING_RATE_PAGE || oldestMs === undefined || oldestMs <= sinceMs) return rates;
+      toMs = oldestMs - 1;
+    }
+  },
   async spotBalances(client) {
     const coins = await bybitWalletCoins(client);
     const free = new Map<string, Decimal>();
@@ -543,6 +594,13 @@ async function bybitWalletCoins(client: CcxtClient): Promise<Raw[]> {
 // ——— OKX v5, trading account ———
 
 const OKX_BILLS_PAGE = 100;
+/** Rows asked of /public/funding-rate-history a request (it answers up to 400). */
+const OKX_FUNDING_RATE_PAGE = 100;
+/**
+ * The rate OKX actually settled (`realizedRate`); the same row's `fundingRate` is the rate the
+ * formula gave, which the settlement may differ from.
+ */
+const OKX_SETTLED_RATE_FIELD = 'realizedRate';
 
 function okxFeeLines(info: Raw): FeeLine[] {
   // OKX reports fees as negative amounts (a charge) and rebates separately.
@@ -630,6 +688,21 @@ const okx: VenueProfile = {
       // ccxt sorts the page oldest first.
       olderThan = found[0]?.id;
       if (page.length < OKX_BILLS_PAGE || olderThan === undefined) return payments;
+    }
+  },
+  async settledFundingRates(client, market, sinceMs) {
+    // GET /public/funding-rate-history answers newest first, only funding times already settled:
+    // without a cursor the newest rows, with `after` the rows older than that time. Pages go back
+    // until one reaches sinceMs or comes back short. No `since`: ccxt would send it as `before`,
+    // and which page OKX answers to `before` alone is not what its documentation promises.
+    const rates: RawSettledRate[] = [];
+    for (let olderThanMs: number | undefined; ; ) {
+      const params: Raw = olderThanMs !== undefined ? { after: String(olderThanMs) } : {};
+      const page = await client.fetchFundingRateHistory(market.symbol, undefined, OKX_FUNDING_RATE_PAGE, params);
+      rates.push(...page.map((e) => settledRateOf(e, 'okx', OKX_SETTLED_RATE_FIELD)));
+      // ccxt sorts the page oldest first.
+      olderThanMs = page[0]?.timestamp;
+      if (page.length < OKX_FUNDING_RATE_PAGE || olderThanMs === undefined || olderThanMs <= sinceMs) return rates;
     }
   },
   async spotBalances(client) {

@@ -1,5 +1,5 @@
 import type { Decimal } from '../domain/decimal.js';
-import type { FundingPayment, FundingRate, Instrument, OrderRequest, OrderResult, Ticker } from '../domain/types.js';
+import type { FundingPayment, FundingRate, Instrument, OrderRequest, OrderResult, SettledFundingRate, Ticker } from '../domain/types.js';
 
 /**
  * A venue offering spot and linear-perp markets. Implemented by the simulated venue (paper mode,
@@ -10,7 +10,14 @@ export interface Exchange {
   /** Both markets of every coin the venue lists for the hedge (spot + USDT linear perp). */
   loadInstruments(): Promise<Instrument[]>;
   fetchTickers(symbols: readonly string[]): Promise<Ticker[]>;
+  /** Each perp's current rate: on real venues the prediction for the next funding time. */
   fetchFundingRates(): Promise<FundingRate[]>;
+  /**
+   * The rate the venue settled at each funding time of the perp `symbol` from `sinceMs` on, oldest
+   * first (public market data). A funding time not settled yet is absent. A venue that keeps no
+   * such history throws a BotError with code VENUE_UNSUPPORTED.
+   */
+  fetchFundingRateHistory(symbol: string, sinceMs: number): Promise<SettledFundingRate[]>;
   /** Places a market order. Throws OrderRejectedError, OrderTimeoutError or another BotError. */
   placeOrder(request: OrderRequest): Promise<OrderResult>;
   /** Looks an order up by its client order id; null when the venue never saw it. */

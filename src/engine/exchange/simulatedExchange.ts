@@ -1,5 +1,5 @@
 import { Decimal, ZERO } from '../domain/decimal.js';
-import { NotFoundError } from '../domain/errors.js';
+import { InvalidInputError, NotFoundError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import {
   QUOTE_ASSET,
@@ -9,6 +9,7 @@ import {
   type Instrument,
   type OrderRequest,
   type OrderResult,
+  type SettledFundingRate,
   type Ticker,
 } from '../domain/types.js';
 import type { Exchange } from './port.js';
@@ -29,6 +30,8 @@ const HOUR_MS = 3_600_000;
 const VOL_PER_SQRT_SECOND = new Decimal('0.0001');
 const HALF_SPREAD = new Decimal('0.00005');
 const FUNDING_STEP = new Decimal('0.000002');
+/** Settled rates kept per coin, newest last: 200 funding times, 8 days at 1 h and 66 at 8 h. */
+export const SIM_SETTLED_RATES_KEPT = 200;
 
 /** mulberry32: a small seeded generator, so a seed replays the same market. */
 function seededRandom(seed: number): () => number {
@@ -79,6 +82,8 @@ export class SimulatedExchange implements Exchange {
   private readonly perp = new Map<string, Decimal>();
   /** Funding paid or charged on held perps, oldest first. */
   private readonly fundingPayments: FundingPayment[] = [];
+  /** The rate each coin's perp settled at its funding times, oldest first, at most SIM_SETTLED_RATES_KEPT. */
+  private readonly settledRates = new Map<string, SettledFundingRate[]>();
   private lastStepMs: number;
   private orderSeq = 0;
 
@@ -188,6 +193,14 @@ export class SimulatedExchange implements Exchange {
     return this.fundingPayments.filter((p) => p.symbol === symbol && p.atMs >= sinceMs);
   }
 
+  // async, so an unknown symbol rejects the promise instead of throwing at the call.
+  async fetchFundingRateHistory(symbol: string, sinceMs: number): Promise<SettledFundingRate[]> {
+    const instrument = this.instrument(symbol);
+    if (instrument.kind !== 'perp') throw new InvalidInputError(`${symbol} is a spot market; funding is settled on the perp`);
+    this.step();
+    return (this.settledRates.get(instrument.coin) ?? []).filter((r) => r.atMs >= sinceMs).map((r) => ({ ...r }));
+  }
+
   /** Moves a coin's price by a factor (tests and demos of drift and risk). */
   shock(coin: string, factor: Decimal): void {
     const state = this.coins.get(coin);
@@ -237,22 +250,33 @@ export class SimulatedExchange implements Exchange {
   }
 
   /**
-   * Each perp held through a funding time in (fromMs, toMs] is paid rate × position × mark, a
-   * short receiving a positive rate, at the step's new prices (the walk has no price in between).
-   * No random draw here: holding a position never changes the seeded market.
+   * Every perp settles its rate at each funding time in (fromMs, toMs]; each one held then is paid
+   * rate × position × mark, a short receiving a positive rate, at the step's new prices (the walk
+   * has no price in between). No random draw here: holding a position never changes the seeded market.
    */
   private payFunding(fromMs: number, toMs: number): void {
     for (const { spec, fundingRate } of this.coins.values()) {
+      const intervalMs = spec.fundingIntervalHours * HOUR_MS;
+      const firstMs = Math.floor(fromMs / intervalMs) * intervalMs + intervalMs;
+      if (firstMs > toMs) continue;
+      this.recordSettled(spec.coin, firstMs, toMs, intervalMs, fundingRate);
       const positionQty = this.perp.get(perpAsset(spec.coin));
       if (!positionQty || positionQty.isZero()) continue;
-      const intervalMs = spec.fundingIntervalHours * HOUR_MS;
       const symbol = perpSymbol(spec.coin);
       const amountUsd = fundingRate.mul(positionQty.neg()).mul(this.lastPrice(this.instrument(symbol)));
-      for (let atMs = Math.floor(fromMs / intervalMs) * intervalMs + intervalMs; atMs <= toMs; atMs += intervalMs) {
+      for (let atMs = firstMs; atMs <= toMs; atMs += intervalMs) {
         this.fundingPayments.push({ id: `simfund-${spec.coin}-${atMs}`, symbol, coin: spec.coin, atMs, amountUsd });
         add(this.perp, QUOTE_ASSET, amountUsd);
       }
     }
+  }
+
+  /** Records the rate settled at the funding times from firstMs to toMs; only the newest are kept. */
+  private recordSettled(coin: string, firstMs: number, toMs: number, intervalMs: number, rate: Decimal): void {
+    const settled = this.settledRates.get(coin) ?? [];
+    const lastMs = Math.floor(toMs / intervalMs) * intervalMs;
+    for (let atMs = Math.max(firstMs, lastMs - (SIM_SETTLED_RATES_KEPT - 1) * intervalMs); atMs <= lastMs; atMs += intervalMs) settled.push({ atMs, rate });
+    this.settledRates.set(coin, settled.slice(-SIM_SETTLED_RATES_KEPT));
   }
 
   /** 1 + scale × noise, with noise of unit variance built from integers (no floats on prices). */

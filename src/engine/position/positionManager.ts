@@ -422,8 +422,9 @@ export class PositionManager {
     perpFill: OrderResult,
     perpQty: Decimal,
   ): Promise<Position> {
-    // The fills' time, not now: a hedge rebuilt by recovery minutes later earns funding from its fills on.
-    const now = Math.min(this.deps.clock.nowMs(), Math.max(spotFill.timestampMs, perpFill.timestampMs));
+    const now = this.deps.clock.nowMs();
+    // Held from its later fill (never in the future), also when recovery rebuilds it long after.
+    const filledAtMs = Math.min(now, Math.max(spotFill.timestampMs, perpFill.timestampMs));
     const leg = (instrument: Instrument, fill: OrderResult, qty: Decimal): Leg => ({
       kind: instrument.kind,
       symbol: instrument.symbol,
@@ -438,11 +439,11 @@ export class PositionManager {
       mode: op.mode,
       spotLeg: leg(pair.spot, spotFill, spotQty),
       perpLeg: leg(pair.perp, perpFill, perpQty),
-      openedAtMs: now,
+      openedAtMs: filledAtMs,
       openedBy: op.requestedBy.name,
       openOperationId: op.id,
       status: 'open',
-      lastFundingMs: now,
+      lastFundingMs: filledAtMs,
     };
     op.positionId = position.id;
     await this.transition(op, 'open', `position ${position.id}: spot ${spotQty.toString()} @ ${spotFill.avgPrice.toString()}, perp ${perpQty.toString()} @ ${perpFill.avgPrice.toString()}`, undefined, position);

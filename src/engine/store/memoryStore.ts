@@ -18,6 +18,8 @@ import { AUDIT_LIMIT, type AdvanceResult, type ModeState, type Store, type Switc
 export class MemoryStore implements Store {
   private readonly operations = new Map<string, string>();
   private readonly positions = new Map<string, string>();
+  /** Ids of closed positions awaiting funding, as RedisStore indexes them. */
+  private readonly awaitingFunding = new Set<string>();
   private readonly fills = new Map<string, string>();
   private readonly ledger: string[] = [];
   private readonly ledgerIds = new Set<string>();
@@ -43,7 +45,7 @@ export class MemoryStore implements Store {
   }
 
   async putPosition(position: Position): Promise<void> {
-    this.positions.set(position.id, encode(position));
+    this.writePosition(position);
   }
 
   // No await before the writes: the check and the writes happen in one turn, like the Lua script.
@@ -51,7 +53,7 @@ export class MemoryStore implements Store {
     const current = readOne<Operation>(this.operations, op.id)?.state ?? null;
     if (current !== from) return { ok: false, reason: 'state', current };
     if (options.modeEpoch !== undefined && options.modeEpoch !== this.modeEpoch) return { ok: false, reason: 'mode', epoch: this.modeEpoch };
-    if (options.position) this.positions.set(options.position.id, encode(options.position));
+    if (options.position) this.writePosition(options.position);
     this.operations.set(op.id, encode(op));
     return { ok: true };
   }
@@ -65,7 +67,11 @@ export class MemoryStore implements Store {
   }
 
   async listPositions(): Promise<Position[]> {
-    return readAll<Position>(this.positions).sort((a, b) => byScoreThenId(a.openedAtMs, a.id, b.openedAtMs, b.id));
+    return readAll<Position>(this.positions).sort(byOpenedAt);
+  }
+
+  async listClosedPositionsAwaitingFunding(): Promise<Position[]> {
+    return [...this.awaitingFunding].flatMap((id) => readOne<Position>(this.positions, id) ?? []).sort(byOpenedAt);
   }
 
   // No await before the writes: the check and the writes happen in one turn, like the Lua script.
@@ -148,6 +154,12 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
+  private writePosition(position: Position): void {
+    this.positions.set(position.id, encode(position));
+    if (position.status === 'closed' && !position.fundingComplete) this.awaitingFunding.add(position.id);
+    else this.awaitingFunding.delete(position.id);
+  }
+
   private pushLedger(entries: LedgerEntry[]): void {
     for (const entry of entries) {
       this.ledger.push(encode(entry));
@@ -164,6 +176,8 @@ function readOne<T>(records: Map<string, string>, id: string): T | null {
 function readAll<T>(records: Map<string, string>): T[] {
   return [...records.values()].map((text) => decode<T>(text));
 }
+
+const byOpenedAt = (a: Position, b: Position): number => byScoreThenId(a.openedAtMs, a.id, b.openedAtMs, b.id);
 
 /** The order of a Redis sorted set: by score, ties by member. */
 function byScoreThenId(scoreA: number, idA: string, scoreB: number, idB: string): number {

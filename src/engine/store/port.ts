@@ -49,6 +49,12 @@ export interface Store {
   listOpenPositions(): Promise<Position[]>;
   /** Every position ever stored, oldest first. */
   listPositions(): Promise<Position[]>;
+  /**
+   * Closed positions not marked `fundingComplete`, oldest first: the funding scan still owes them
+   * the funding times they held before the close. Kept in an index of their own, so the scan
+   * never reads all history.
+   */
+  listClosedPositionsAwaitingFunding(): Promise<Position[]>;
 
   /**
    * Records a fill and its ledger lines atomically, once per client order id. Returns null when

@@ -54,9 +54,10 @@ return texts
 `;
 
 // Compare-and-set of an operation (and, with a position id, the position in the same step).
-// KEYS: operations, unfinished index, mode epoch, positions, all-positions index, open index.
+// KEYS: operations, unfinished index, mode epoch, positions, all-positions index, open index,
+//       closed-awaiting-funding index.
 // ARGV: id, expected state, operation, finished (1/0), created at, expected epoch ('' = any),
-//       position id ('' = none), position, opened at, position open (1/0).
+//       position id ('' = none), position, opened at, position's index (open/awaiting/done).
 const ADVANCE_OPERATION_LUA = `
 local text = redis.call('HGET', KEYS[1], ARGV[1])
 local current = ''
@@ -71,7 +72,8 @@ if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZAD
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[7])
-  if ARGV[10] == '1' then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[7]) else redis.call('ZREM', KEYS[6], ARGV[7]) end
+  if ARGV[10] == 'open' then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[7]) else redis.call('ZREM', KEYS[6], ARGV[7]) end
+  if ARGV[10] == 'awaiting' then redis.call('ZADD', KEYS[7], ARGV[9], ARGV[7]) else redis.call('ZREM', KEYS[7], ARGV[7]) end
 end
 return {'ok'}
 `;
@@ -118,7 +120,7 @@ export class RedisStore implements Store {
     redis.defineCommand('storeRecordFill', { lua: RECORD_FILL_LUA, numberOfKeys: 3 });
     redis.defineCommand('storeAppendLedger', { lua: APPEND_LEDGER_LUA, numberOfKeys: 2 });
     redis.defineCommand('storeReadListed', { lua: READ_LISTED_LUA, numberOfKeys: 2 });
-    redis.defineCommand('storeAdvanceOperation', { lua: ADVANCE_OPERATION_LUA, numberOfKeys: 6 });
+    redis.defineCommand('storeAdvanceOperation', { lua: ADVANCE_OPERATION_LUA, numberOfKeys: 7 });
     redis.defineCommand('storeSwitchMode', { lua: SWITCH_MODE_LUA, numberOfKeys: 5 });
     this.scripts = redis as unknown as StoreScripts;
   }
@@ -176,6 +178,7 @@ export class RedisStore implements Store {
       k.positions,
       k.allPositions,
       k.openPositions,
+      k.positionsAwaitingFunding,
       op.id,
       from,
       encode(op),
@@ -185,7 +188,7 @@ export class RedisStore implements Store {
       position?.id ?? '',
       position ? encode(position) : '',
       String(position?.openedAtMs ?? 0),
-      position?.status === 'open' ? '1' : '0',
+      !position ? '' : position.status === 'open' ? 'open' : position.fundingComplete ? 'done' : 'awaiting',
     );
     if (answer[0] === 'ok') return { ok: true };
     if (answer[0] === 'mode') return { ok: false, reason: 'mode', epoch: Number(answer[1]) };
@@ -202,6 +205,10 @@ export class RedisStore implements Store {
 
   async listPositions(): Promise<Position[]> {
     return this.readListed<Position>(this.keys.positions, this.keys.allPositions);
+  }
+
+  async listClosedPositionsAwaitingFunding(): Promise<Position[]> {
+    return this.readListed<Position>(this.keys.positions, this.keys.positionsAwaitingFunding);
   }
 
   async recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null> {
@@ -294,9 +301,12 @@ export class RedisStore implements Store {
   }
 
   private writePosition(tx: ChainableCommander, position: Position): ChainableCommander {
-    tx.hset(this.keys.positions, position.id, encode(position)).zadd(this.keys.allPositions, position.openedAtMs, position.id);
-    if (position.status === 'open') return tx.zadd(this.keys.openPositions, position.openedAtMs, position.id);
-    return tx.zrem(this.keys.openPositions, position.id);
+    const { positions, allPositions, openPositions, positionsAwaitingFunding } = this.keys;
+    tx.hset(positions, position.id, encode(position)).zadd(allPositions, position.openedAtMs, position.id);
+    if (position.status === 'open') return tx.zadd(openPositions, position.openedAtMs, position.id).zrem(positionsAwaitingFunding, position.id);
+    tx.zrem(openPositions, position.id);
+    if (position.fundingComplete) return tx.zrem(positionsAwaitingFunding, position.id);
+    return tx.zadd(positionsAwaitingFunding, position.openedAtMs, position.id);
   }
 
   private async readOne<T>(hash: string, id: string): Promise<T | null> {
@@ -317,6 +327,7 @@ function keysFor(prefix: string) {
     positions: `${prefix}positions`,
     openPositions: `${prefix}positions:open`,
     allPositions: `${prefix}positions:all`,
+    positionsAwaitingFunding: `${prefix}positions:awaiting-funding`,
     fills: `${prefix}fills`,
     ledger: `${prefix}ledger`,
     ledgerIds: `${prefix}ledger:ids`,

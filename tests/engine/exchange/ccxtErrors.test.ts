@@ -1,6 +1,6 @@
 import * as ccxt from 'ccxt';
 import { describe, expect, it } from 'vitest';
-import { BotError, OrderRejectedError, OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
+import { BotError, OrderRejectedError, OrderTimeoutError } from '../../../src/engine/domain/errors.js';
 import { ccxtErrorNames, mapCcxtError, redactVenueMessage, type VenueAction } from '../../../src/engine/exchange/ccxtErrors.js';
 import { parseIntervalHours, venueClientOrderId } from '../../../src/engine/exchange/ccxtVenues.js';
 import { ORDERS, TEST_KEYS, binanceVenue, exchangeOver } from './ccxtVenueFixtures.js';

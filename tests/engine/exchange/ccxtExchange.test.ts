@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/engine/domain/clock.js';
 import { Decimal } from '../../../src/engine/domain/decimal.js';
-import { BotError, ConfigError, InvalidInputError, NotFoundError, OrderRejectedError, OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
-import type { FundingPayment, OrderResult } from '../../../src/engine/domain/types.js';
+import { BotError, ConfigError, InvalidInputError, NotFoundError, OrderRejectedError, OrderTimeoutError } from '../../../src/engine/domain/errors.js';
+import type { FundingPayment, OrderResult, SettledFundingRate } from '../../../src/engine/domain/types.js';
 import { LiveExecutor } from '../../../src/engine/execution/liveExecutor.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
 import { FUNDING, ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
@@ -233,6 +233,47 @@ describe.each(VENUE_CASES)('CcxtExchange on $venue (recorded answers)', (venue) 
     });
   });
 
+  describe('settled funding rates', () => {
+    const [rateMethod, ratePath, rateParams] = venue.fundingRateEndpoint;
+    const settledLines = (rates: SettledFundingRate[]): string[] => rates.map((r) => `${r.atMs} ${r.rate.toString()}`);
+
+    it('reads the rate settled at each funding time from the public history, exact from the raw strings, in one request', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, FUNDING.openedAtMs);
+      expect(settledLines(settled)).toEqual(FUNDING.settledRates);
+      expect(replayer.count(rateMethod, ratePath, rateParams)).toBe(1);
+      expect(replayer.count(rateMethod, ratePath)).toBe(1);
+    });
+
+    it('leaves out funding times before the given time', async () => {
+      const { exchange } = await fundingSetup(venue);
+      const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, Date.UTC(2026, 0, 1, 8, 0, 1));
+      expect(settledLines(settled)).toEqual(FUNDING.settledRates.slice(1));
+    });
+
+    it('refuses a spot market and a market it does not list, asking the venue nothing', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      await expect(exchange.fetchFundingRateHistory('BTC/USDT', 0)).rejects.toThrow(InvalidInputError);
+      await expect(exchange.fetchFundingRateHistory('NOPE/USDT:USDT', 0)).rejects.toThrow(NotFoundError);
+      expect(replayer.count(rateMethod, ratePath)).toBe(0);
+    });
+
+    it('tells the caller to retry when the rate history read is rate limited', async () => {
+      const { exchange } = await fundingSetup(venue, (r) => r.on(rateMethod, ratePath, 'rate-limited'));
+      const err = await failure(exchange.fetchFundingRateHistory(FUNDING.symbol, FUNDING.openedAtMs));
+      expect(err).toMatchObject({ code: 'VENUE_RATE_LIMITED', reaction: 'retry' });
+    });
+
+    it('answers VENUE_UNSUPPORTED, asking nothing, where ccxt has no funding rate history for the venue', async () => {
+      const { exchange, replayer } = await fundingSetup(venue);
+      await exchange.loadInstruments();
+      (exchange as unknown as { perp: { client: { has: Record<string, unknown> } } }).perp.client.has['fetchFundingRateHistory'] = false;
+      const err = await failure(exchange.fetchFundingRateHistory(FUNDING.symbol, FUNDING.openedAtMs));
+      expect(err).toMatchObject({ code: 'VENUE_UNSUPPORTED', reaction: 'refuse' });
+      expect(replayer.count(rateMethod, ratePath)).toBe(0);
+    });
+  });
+
   describe('through the LiveExecutor', () => {
     it('looks up an order whose answer was lost and finds it filled: one order sent, recorded once', async () => {
       const { exchange, replayer } = await setup(venue, venue.arrange.spotLostButFilled);
@@ -321,6 +362,77 @@ describe('CcxtExchange funding payments over many pages', () => {
     expect(second?.params['after']).toBe(String(3_000_000 - 99));
     expect(payments).toHaveLength(103);
     expect(payments.slice(0, 3).map((p) => p.amountUsd.toString())).toEqual(['0.09501234', '-0.01900231', '0.07424031']);
+  });
+});
+
+describe('CcxtExchange settled funding rates over many pages', () => {
+  const HOUR_MS = 3_600_000;
+  const since = FUNDING.openedAtMs;
+  /** Funding times every hour after `since`, oldest first. */
+  const hourly = (count: number, firstMs = Date.UTC(2026, 0, 1, 1)): number[] => Array.from({ length: count }, (_, i) => firstMs + i * HOUR_MS);
+
+  it('binance: asks for the rows after the last one while a page comes back full', async () => {
+    const times = hourly(1003);
+    const page = (slice: number[]): Answer => ({ status: 200, body: slice.map((t) => ({ symbol: 'BTCUSDT', fundingTime: t, fundingRate: '0.00001000', markPrice: '95000.00000000' })) });
+    const replayer = binanceVenue().on('GET', '/fapi/v1/fundingRate', page(times.slice(0, 1000)), page(times.slice(1000)));
+    const exchange = await exchangeOver('binance', replayer, { clock: new ManualClock(times.at(-1)! + HOUR_MS) });
+    const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, since);
+    const [first, second] = replayer.find('GET', '/fapi/v1/fundingRate');
+    expect(first?.params).toMatchObject({ symbol: 'BTCUSDT', startTime: String(since), limit: '1000' });
+    expect(second?.params['startTime']).toBe(String(times[999]! + 1));
+    expect(replayer.count('GET', '/fapi/v1/fundingRate')).toBe(2);
+    expect(settled.map((s) => s.atMs)).toEqual(times);
+  });
+
+  it('bybit: asks for the rows before the oldest one while a page comes back full, up to the given time', async () => {
+    const times = hourly(203);
+    const nowMs = times.at(-1)! + HOUR_MS;
+    const replayer = VENUE_CASES[1]!.replayer().on('GET', '/v5/market/funding/history', ({ request }) => {
+      const endMs = Number(request.params['endTime']);
+      const list = times.filter((t) => t <= endMs).reverse().slice(0, 200).map((t) => ({ symbol: 'BTCUSDT', fundingRate: '0.00001', fundingRateTimestamp: String(t) }));
+      return { status: 200, body: { retCode: 0, retMsg: 'OK', result: { category: 'linear', list }, retExtInfo: {}, time: nowMs } };
+    });
+    const exchange = await exchangeOver('bybit', replayer, { clock: new ManualClock(nowMs) });
+    const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, since);
+    const requests = replayer.find('GET', '/v5/market/funding/history').map((r) => [r.params['startTime'], r.params['endTime'], r.params['limit']]);
+    expect(requests).toEqual([
+      [undefined, String(nowMs), '200'],
+      [undefined, String(times[3]! - 1), '200'],
+    ]);
+    expect(settled.map((s) => s.atMs)).toEqual(times);
+  });
+
+  it('okx: asks for the rows older than the oldest one while a page comes back full and newer than the given time', async () => {
+    const times = hourly(103);
+    const replayer = VENUE_CASES[2]!.replayer().on('GET', '/api/v5/public/funding-rate-history', ({ request }) => {
+      const after = request.params['after'];
+      const data = times
+        .filter((t) => after === undefined || t < Number(after))
+        .reverse()
+        .slice(0, 100)
+        .map((t) => ({ formulaType: 'withRate', fundingRate: '0.00001', fundingTime: String(t), instId: 'BTC-USDT-SWAP', instType: 'SWAP', method: 'current_period', realizedRate: '0.00001' }));
+      return { status: 200, body: { code: '0', data, msg: '' } };
+    });
+    const exchange = await exchangeOver('okx', replayer, { clock: new ManualClock(times.at(-1)! + HOUR_MS) });
+    const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, since);
+    const requests = replayer.find('GET', '/api/v5/public/funding-rate-history').map((r) => [r.params['before'], r.params['after'], r.params['limit']]);
+    expect(requests).toEqual([
+      [undefined, undefined, '100'],
+      [undefined, String(times[3]!), '100'],
+    ]);
+    expect(settled.map((s) => s.atMs)).toEqual(times);
+  });
+
+  it('okx: stops at the page that reaches the given time', async () => {
+    const times = hourly(150);
+    const replayer = VENUE_CASES[2]!.replayer().on('GET', '/api/v5/public/funding-rate-history', {
+      status: 200,
+      body: { code: '0', msg: '', data: times.slice(-100).reverse().map((t) => ({ fundingRate: '0.00001', fundingTime: String(t), instId: 'BTC-USDT-SWAP', instType: 'SWAP', realizedRate: '0.00001' })) },
+    });
+    const exchange = await exchangeOver('okx', replayer, { clock: new ManualClock(times.at(-1)! + HOUR_MS) });
+    const settled = await exchange.fetchFundingRateHistory(FUNDING.symbol, times.at(-10)!);
+    expect(replayer.count('GET', '/api/v5/public/funding-rate-history')).toBe(1);
+    expect(settled.map((s) => s.atMs)).toEqual(times.slice(-10));
   });
 });
 

@@ -51,7 +51,8 @@ export function binanceVenue(): HttpReplayer {
     .on('GET', '/api/v3/account', 'spot-account')
     .on('GET', '/fapi/v3/account', 'fapi-account')
     .on('GET', '/fapi/v3/positionRisk', 'fapi-position-risk')
-    .on('GET', '/fapi/v1/income', 'fapi-income-funding');
+    .on('GET', '/fapi/v1/income', 'fapi-income-funding')
+    .on('GET', '/fapi/v1/fundingRate', 'fapi-fundingRate');
 }
 
 /** bybit v5, unified trading account. */
@@ -68,6 +69,7 @@ export function bybitVenue(): HttpReplayer {
     .on('GET', '/v5/order/history', 'orders-empty')
     .on('GET', '/v5/execution/list', 'executions-empty')
     .onParams('GET', '/v5/execution/list', { execType: 'Funding' }, 'executions-funding')
+    .on('GET', '/v5/market/funding/history', 'funding-history')
     .onParams('GET', '/v5/position/list', { symbol: 'BTCUSDT' }, 'position-oneway')
     .onParams('GET', '/v5/position/list', { settleCoin: 'USDT' }, 'positions-open')
     .on('POST', '/v5/position/set-leverage', 'leverage-not-modified')
@@ -89,7 +91,8 @@ export function okxVenue(): HttpReplayer {
     .on('POST', '/api/v5/account/set-leverage', 'set-leverage')
     .on('GET', '/api/v5/account/balance', 'balance')
     .on('GET', '/api/v5/account/positions', 'positions')
-    .on('GET', '/api/v5/account/bills-archive', 'bills-funding');
+    .on('GET', '/api/v5/account/bills-archive', 'bills-funding')
+    .on('GET', '/api/v5/public/funding-rate-history', 'funding-rate-history');
 }
 
 const order = (clientOrderId: string, kind: LegKind, side: OrderRequest['side'], qty: string, reduceOnly = false): OrderRequest => ({
@@ -113,14 +116,16 @@ export const ORDERS = {
 
 /**
  * The funding fixtures' story: the BTC short of the fills above, opened 2026-01-01 00:00:01 UTC,
- * paid three times (+0.09501234, −0.01900231 at a negative rate, +0.07424031); read at 00:30 the
- * day after.
+ * paid three times (+0.09501234, −0.01900231 at a negative rate, +0.07424031) at the rates the
+ * venue settled then (0.01 %, −0.002 %, 0.007815 %); read at 00:30 the day after.
  */
 export const FUNDING = {
   symbol: 'BTC/USDT:USDT',
   openedAtMs: Date.UTC(2026, 0, 1, 0, 0, 1),
   recordedAtMs: Date.UTC(2026, 0, 2, 0, 30),
   totalUsd: '0.15025034',
+  /** `atMs rate` of each settled rate in the rate history fixtures, oldest first. */
+  settledRates: ['1767254400000 0.0001', '1767283200000 -0.00002', '1767312000000 0.00007815'],
 };
 
 /** Answers `after` once the venue has seen `method path`, `before` until then. */
@@ -136,6 +141,8 @@ export interface VenueCase {
   clientIdParam: string;
   /** The account-history request funding payments are read from, and the filters it must carry. */
   fundingEndpoint: [method: string, path: string, params: Record<string, string>];
+  /** The public request settled funding rates are read from, and the filters it must carry. */
+  fundingRateEndpoint: [method: string, path: string, params: Record<string, string>];
   /** Requests of the one-time perp setup. */
   perpSetupEndpoints: [method: string, path: string][];
   arrange: {
@@ -176,6 +183,7 @@ export const VENUE_CASES: VenueCase[] = [
     orderEndpoint: { spot: ['POST', '/api/v3/order'], perp: ['POST', '/fapi/v1/order'] },
     clientIdParam: 'newClientOrderId',
     fundingEndpoint: ['GET', '/fapi/v1/income', { symbol: 'BTCUSDT', incomeType: 'FUNDING_FEE' }],
+    fundingRateEndpoint: ['GET', '/fapi/v1/fundingRate', { symbol: 'BTCUSDT', startTime: String(FUNDING.openedAtMs) }],
     perpSetupEndpoints: [
       ['GET', '/fapi/v1/positionSide/dual'],
       ['POST', '/fapi/v1/marginType'],
@@ -230,6 +238,7 @@ export const VENUE_CASES: VenueCase[] = [
     orderEndpoint: { spot: ['POST', '/v5/order/create'], perp: ['POST', '/v5/order/create'] },
     clientIdParam: 'orderLinkId',
     fundingEndpoint: ['GET', '/v5/execution/list', { category: 'linear', symbol: 'BTCUSDT', execType: 'Funding' }],
+    fundingRateEndpoint: ['GET', '/v5/market/funding/history', { category: 'linear', symbol: 'BTCUSDT', endTime: String(FUNDING.recordedAtMs) }],
     perpSetupEndpoints: [
       ['GET', '/v5/position/list'],
       ['POST', '/v5/position/set-leverage'],
@@ -295,6 +304,7 @@ export const VENUE_CASES: VenueCase[] = [
     orderEndpoint: { spot: ['POST', '/api/v5/trade/batch-orders'], perp: ['POST', '/api/v5/trade/batch-orders'] },
     clientIdParam: 'clOrdId',
     fundingEndpoint: ['GET', '/api/v5/account/bills-archive', { instType: 'SWAP', instId: 'BTC-USDT-SWAP', type: '8', ccy: 'USDT' }],
+    fundingRateEndpoint: ['GET', '/api/v5/public/funding-rate-history', { instId: 'BTC-USDT-SWAP' }],
     perpSetupEndpoints: [
       ['GET', '/api/v5/account/config'],
       ['POST', '/api/v5/account/set-leverage'],

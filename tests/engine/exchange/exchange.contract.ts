@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../src/engine/domain/decimal.js';
-import { NotFoundError } from '../../../src/engine/domain/errors.js';
+import { InvalidInputError, NotFoundError } from '../../../src/engine/domain/errors.js';
 import type { OrderRequest } from '../../../src/engine/domain/types.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { InstrumentInfo } from '../../../src/engine/market/instrumentInfo.js';
@@ -108,6 +108,28 @@ export function exchangeContract(name: string, setup: () => Promise<ExchangeSubj
       const later = payments.at(-1)!.atMs;
       expect((await exchange.fetchFundingPayments(symbol, later)).map((p) => p.id)).toEqual([payments.at(-1)!.id]);
       await expect(exchange.fetchFundingPayments('NOPE/USDT:USDT', sinceMs)).rejects.toThrow(NotFoundError);
+    });
+
+    it('reports the rate settled at each funding time, oldest first, as Decimals, at the times it paid funding', async () => {
+      const { exchange, holdShortAcrossFunding } = await setup();
+      const { symbol, sinceMs } = await holdShortAcrossFunding();
+      const settled = await exchange.fetchFundingRateHistory(symbol, sinceMs);
+      expect(settled.length).toBeGreaterThan(0);
+      for (const s of settled) {
+        expect(isDecimal(s.rate)).toBe(true);
+        expect(Number.isInteger(s.atMs) && s.atMs >= sinceMs).toBe(true);
+      }
+      const times = settled.map((s) => s.atMs);
+      expect(new Set(times).size).toBe(times.length);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      // Every payment was made at a funding time with a settled rate, a minute either side at most.
+      for (const payment of await exchange.fetchFundingPayments(symbol, sinceMs)) {
+        expect(times.some((atMs) => Math.abs(atMs - payment.atMs) <= 60_000), `payment at ${payment.atMs}`).toBe(true);
+      }
+      const last = settled.at(-1)!;
+      expect((await exchange.fetchFundingRateHistory(symbol, last.atMs)).map((s) => `${s.atMs} ${s.rate.toString()}`)).toEqual([`${last.atMs} ${last.rate.toString()}`]);
+      await expect(exchange.fetchFundingRateHistory('NOPE/USDT:USDT', sinceMs)).rejects.toThrow(NotFoundError);
+      await expect(exchange.fetchFundingRateHistory(symbol.replace(':USDT', ''), sinceMs)).rejects.toThrow(InvalidInputError);
     });
 
     it('answers null for a client order id it never saw', async () => {

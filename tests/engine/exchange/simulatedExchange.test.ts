@@ -4,7 +4,7 @@ import { Decimal } from '../../../src/engine/domain/decimal.js';
 import { NotFoundError, OrderRejectedError } from '../../../src/engine/domain/errors.js';
 import type { OrderRequest } from '../../../src/engine/domain/types.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
-import { SimulatedExchange, perpSymbol, spotSymbol } from '../../../src/engine/exchange/simulatedExchange.js';
+import { SIM_SETTLED_RATES_KEPT, SimulatedExchange, perpSymbol, spotSymbol } from '../../../src/engine/exchange/simulatedExchange.js';
 import { InstrumentInfo } from '../../../src/engine/market/instrumentInfo.js';
 import { flush, track } from '../../support/engine.js';
 
@@ -250,5 +250,42 @@ describe('SimulatedExchange funding payments', () => {
     };
     const held = await path(true);
     expect(held).toEqual(await path(false));
+  });
+});
+
+describe('SimulatedExchange settled funding rates', () => {
+  it('settles every coin at each of its funding times, held or not, at the rate it paid held perps', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 9 });
+    await exchange.placeOrder(perpOrder('SUI', 'sell', '100', 'f8p'));
+    const settledAt: string[] = [];
+    for (let hour = 1; hour <= 8; hour += 1) {
+      await clock.advance(HOUR_MS);
+      const { rate } = await rateAndMark(exchange, 'ETH');
+      if (hour === 8) settledAt.push(`${Date.UTC(2026, 0, 1, 8)} ${rate.toString()}`);
+    }
+    // ETH, not held, funds every 8 h; SUI, held, every hour, at the rate of each payment.
+    const eth = await exchange.fetchFundingRateHistory('ETH/USDT:USDT', 0);
+    expect(eth.map((s) => `${s.atMs} ${s.rate.toString()}`)).toEqual(settledAt);
+    const sui = await exchange.fetchFundingRateHistory('SUI/USDT:USDT', 0);
+    const payments = await exchange.fetchFundingPayments('SUI/USDT:USDT', 0);
+    expect(sui.map((s) => s.atMs)).toEqual(payments.map((p) => p.atMs));
+    const [ticker] = await exchange.fetchTickers(['SUI/USDT:USDT']);
+    expect(ticker).toBeDefined();
+    expect(sui.at(-1)!.rate.mul(100).mul(ticker!.last).toString()).toBe(payments.at(-1)!.amountUsd.toString());
+    // The settled rate is the one of its own funding time, not the one quoted now.
+    expect(sui.map((s) => s.rate.toString())).not.toEqual(sui.map(() => sui.at(-1)!.rate.toString()));
+  });
+
+  it('keeps only the newest settled rates per coin, however long the clock jumps', async () => {
+    const clock = new ManualClock();
+    const exchange = new SimulatedExchange({ clock, seed: 9 });
+    await clock.advance(400 * HOUR_MS);
+    const sui = await exchange.fetchFundingRateHistory('SUI/USDT:USDT', 0);
+    expect(sui).toHaveLength(SIM_SETTLED_RATES_KEPT);
+    expect(sui.at(-1)!.atMs).toBe(Date.UTC(2026, 0, 1) + 400 * HOUR_MS);
+    expect(sui[0]!.atMs).toBe(Date.UTC(2026, 0, 1) + (400 - SIM_SETTLED_RATES_KEPT + 1) * HOUR_MS);
+    await clock.advance(HOUR_MS);
+    expect((await exchange.fetchFundingRateHistory('SUI/USDT:USDT', 0)).map((s) => s.atMs)).toEqual([...sui.slice(1).map((s) => s.atMs), Date.UTC(2026, 0, 1) + 401 * HOUR_MS]);
   });
 });

@@ -136,6 +136,7 @@ export function storeContract(
         expect(await store.listUnfinishedOperations()).toEqual([]);
         expect(await store.listOpenPositions()).toEqual([]);
         expect(await store.listPositions()).toEqual([]);
+        expect(await store.listClosedPositionsAwaitingFunding()).toEqual([]);
         expect(await store.listLedger()).toEqual([]);
         expect(await store.recentAudit(10)).toEqual([]);
         expect(await store.getMode()).toBeNull();
@@ -255,6 +256,30 @@ export function storeContract(
         expect(ids(all)).toEqual(['a', 'b']);
         expect(all[0]?.status).toBe('closed');
         expect(all[0]?.realisedPnlUsd?.toString()).toBe('-12.3456789');
+      });
+
+      it('lists closed positions awaiting funding, oldest first, until they are put funding-complete', async () => {
+        await store.putPosition(position('open', 1_000));
+        await store.putPosition({ ...position('b', 3_000, 'closed'), closedAtMs: 9_000 });
+        await store.putPosition({ ...position('a', 2_000, 'closed'), closedAtMs: 9_500 });
+        await store.putPosition({ ...position('done', 500, 'closed'), closedAtMs: 600, fundingComplete: true });
+        expect(ids(await store.listClosedPositionsAwaitingFunding())).toEqual(['a', 'b']);
+
+        const b = await store.getPosition('b');
+        await store.putPosition({ ...b!, lastFundingMs: 8_000, fundingComplete: true });
+        expect(plain(await store.listClosedPositionsAwaitingFunding())).toEqual(plain([await store.getPosition('a')]));
+        expect((await store.getPosition('b'))?.fundingComplete).toBe(true);
+        expect(ids(await store.listPositions())).toEqual(['done', 'open', 'a', 'b']);
+      });
+
+      it('lists an open position, and one closed with its operation, as awaiting funding only once closed', async () => {
+        const open = position('a', 1_000);
+        await store.putOperation(operation('op-a', 1_000, 'placing'));
+        await store.advanceOperation(operation('op-a', 1_000, 'open'), 'placing', { position: open });
+        expect(await store.listClosedPositionsAwaitingFunding()).toEqual([]);
+        await store.putOperation(operation('op-c', 1_500, 'placing'));
+        await store.advanceOperation(operation('op-c', 1_500, 'closed'), 'placing', { position: { ...open, status: 'closed', closedAtMs: 2_000 } });
+        expect(ids(await store.listClosedPositionsAwaitingFunding())).toEqual(['a']);
       });
     });
 

@@ -1175,7 +1175,8 @@ export class Engine {
   }
 
   private alreadyHandled(op: Operation): string {
-    if (FINISHED_STATES.has(op.state)) return `operation ${op.id} (${op.kind} ${op.coin}) is already ${op.state.replace('_', ' ')}`;
+    const why = op.errorMessage && (op.state === 'expired' || op.state === 'failed') ? `: ${op.errorMessage}` : '';
+    if (FINISHED_STATES.has(op.state)) return `operation ${op.id} (${op.kind} ${op.coin}) is already ${op.state.replace('_', ' ')}${why}`;
     return `operation ${op.id} (${op.kind} ${op.coin}) is already ${op.state}; it runs once`;
   }
 

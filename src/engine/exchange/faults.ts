@@ -11,12 +11,20 @@ import type { Coin, LegKind } from '../domain/types.js';
  *   that unwind the leg fill in full.
  * - late: the order that builds the leg fills, but only LATE_FAULT_DELAY_MS after it was sent, long
  *   past the hedge timeout, so the bot gives it up as unknown first; orders that unwind fill at once.
+ * - lost: the order that builds the leg fills, but its answer fails with a rate limit, and so does
+ *   every lookup of it for LOST_READS_FAIL_MS (what a failed fee read after acceptance looks like).
+ * - stale: the order that builds the leg is accepted and rests unfilled (lookups say it is working)
+ *   for STALE_FILL_DELAY_MS, past the settle loop and the lookups, then fills.
  */
-export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift' | 'late';
-const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift', 'late'];
+export type FaultKind = 'reject' | 'timeout' | 'partial' | 'drift' | 'late' | 'lost' | 'stale';
+const KINDS: readonly FaultKind[] = ['reject', 'timeout', 'partial', 'drift', 'late', 'lost', 'stale'];
 
 /** How long a `late` order takes to fill (and answer). */
 export const LATE_FAULT_DELAY_MS = 60_000;
+/** How long the lookups of a `lost` order keep failing after it filled. */
+export const LOST_READS_FAIL_MS = 10_000;
+/** How long a `stale` order rests unfilled before it fills. */
+export const STALE_FILL_DELAY_MS = 20_000;
 
 /** Only the order that builds a leg (spot buy, perp sell) falls short or comes late. */
 export function buildsLeg(kind: LegKind, side: 'buy' | 'sell'): boolean {
@@ -32,7 +40,7 @@ export interface Fault {
 export class FaultPlan {
   constructor(private readonly faults: readonly Fault[] = []) {}
 
-  /** Parses `SIM_FAULTS`, a comma list of `<spot|perp>:<COIN>:<reject|timeout|partial|drift>`. */
+  /** Parses `SIM_FAULTS`, a comma list of `<spot|perp>:<COIN>:<fault>`, the faults listed above. */
   static parse(text: string | undefined): FaultPlan {
     if (!text || text.trim() === '') return new FaultPlan();
     const faults = text.split(',').map((part) => {

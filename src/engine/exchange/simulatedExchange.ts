@@ -13,7 +13,8 @@ import {
   type Ticker,
 } from '../domain/types.js';
 import type { Exchange } from './port.js';
-import { FaultPlan, LATE_FAULT_DELAY_MS, buildsLeg } from './faults.js';
+import { FaultPlan, LATE_FAULT_DELAY_MS, buildsLeg, type FaultKind } from './faults.js';
+import { FaultedOrders } from './faultedOrders.js';
 import { simulateFill } from './simulatedFill.js';
 import {
   SIM_CATALOG,
@@ -78,6 +79,7 @@ export class SimulatedExchange implements Exchange {
   private readonly orders = new Map<string, OrderResult>();
   /** Orders sent and not answered yet: a repeat of one joins it, as a venue refuses a duplicate id. */
   private readonly inFlight = new Map<string, Promise<OrderResult>>();
+  private readonly faulted = new FaultedOrders();
   private readonly spot = new Map<string, Decimal>();
   private readonly perp = new Map<string, Decimal>();
   /** Funding paid or charged on held perps, oldest first. */
@@ -143,8 +145,11 @@ export class SimulatedExchange implements Exchange {
   }
 
   placeOrder(request: OrderRequest): Promise<OrderResult> {
+    this.fillDue();
     const known = this.orders.get(request.clientOrderId);
     if (known) return Promise.resolve(known);
+    const resting = this.faulted.lookup(request.clientOrderId, this.clock.nowMs());
+    if (resting) return Promise.resolve(resting);
     const pending = this.inFlight.get(request.clientOrderId);
     if (pending) return pending;
     const placing = this.fill(request);
@@ -161,28 +166,38 @@ export class SimulatedExchange implements Exchange {
     const fault = this.faults.faultFor(request.kind, request.coin);
     if (fault === 'late' && buildsLeg(request.kind, request.side)) await this.clock.sleep(LATE_FAULT_DELAY_MS);
     this.step();
-    const instrument = this.instrument(request.symbol);
-    const fill = simulateFill({
-      request,
-      instrument,
-      referencePrice: this.lastPrice(instrument),
-      slippageBps: this.slippageBps,
-      fault,
-      nowMs: this.clock.nowMs(),
-      orderId: `sim${++this.orderSeq}`,
-    });
+    const building = buildsLeg(request.kind, request.side);
+    if (fault === 'stale' && building) this.faulted.rest(request, `sim${++this.orderSeq}`, this.clock.nowMs());
+    const fill = this.execute(request, fault, `sim${++this.orderSeq}`);
     // A timeout fault: the venue never answers and never fills.
     if (!fill) return new Promise<OrderResult>(() => undefined);
+    if (fault === 'lost' && building) this.faulted.lose(request, this.clock.nowMs());
+    return fill;
+  }
+
+  /** Fills an order now at the current price and books it. */
+  private execute(request: OrderRequest, fault: FaultKind | null, orderId: string): OrderResult | null {
+    const instrument = this.instrument(request.symbol);
+    const fill = simulateFill({ request, instrument, referencePrice: this.lastPrice(instrument), slippageBps: this.slippageBps, fault, nowMs: this.clock.nowMs(), orderId });
+    if (!fill) return null;
     this.orders.set(request.clientOrderId, fill);
     this.settle(fill);
     return fill;
   }
 
-  fetchOrderByClientId(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
-    return Promise.resolve(this.orders.get(clientOrderId) ?? null);
+  /** Stale orders whose rest is over fill now, at the price of now. */
+  private fillDue(): void {
+    for (const { request, orderId } of this.faulted.takeDue(this.clock.nowMs())) this.execute(request, null, orderId);
+  }
+
+  // async, so a faulted lookup rejects the promise instead of throwing at the call.
+  async fetchOrderByClientId(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
+    this.fillDue();
+    return this.faulted.lookup(clientOrderId, this.clock.nowMs()) ?? this.orders.get(clientOrderId) ?? null;
   }
 
   fetchBalances(): Promise<{ spot: Map<string, Decimal>; perp: Map<string, Decimal> }> {
+    this.fillDue();
     return Promise.resolve({ spot: new Map(this.spot), perp: new Map(this.perp) });
   }
 
@@ -236,6 +251,7 @@ export class SimulatedExchange implements Exchange {
    * the funding times the step passed.
    */
   private step(): void {
+    this.fillDue();
     const now = this.clock.nowMs();
     const elapsedSeconds = new Decimal(now - this.lastStepMs).div(1000);
     if (elapsedSeconds.lte(0)) return;

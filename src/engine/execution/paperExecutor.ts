@@ -1,7 +1,8 @@
 import type { Clock } from '../domain/clock.js';
 import { Decimal } from '../domain/decimal.js';
 import type { LedgerEntry, OrderRequest, OrderResult } from '../domain/types.js';
-import { LATE_FAULT_DELAY_MS, buildsLeg, type FaultPlan } from '../exchange/faults.js';
+import { LATE_FAULT_DELAY_MS, buildsLeg, type FaultKind, type FaultPlan } from '../exchange/faults.js';
+import { FaultedOrders } from '../exchange/faultedOrders.js';
 import { simulateFill } from '../exchange/simulatedFill.js';
 import type { InstrumentInfo } from '../market/instrumentInfo.js';
 import type { TickerService } from '../market/tickerService.js';
@@ -20,6 +21,7 @@ export const PAPER_SLIPPAGE_BPS = new Decimal(5);
 export class PaperExecutor implements Executor {
   readonly mode = 'paper' as const;
   private seq = 0;
+  private readonly faulted = new FaultedOrders();
 
   constructor(
     private readonly deps: {
@@ -39,9 +41,7 @@ export class PaperExecutor implements Executor {
    * order costs one store request; only a faulted one first looks for an earlier fill.
    */
   async execute(request: OrderRequest): Promise<OrderResult> {
-    const { store, tickers, instruments, clock, faults } = this.deps;
-    const pair = instruments.pair(request.coin);
-    const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
+    const { store, tickers, clock, faults } = this.deps;
     // A repeat of an order that already filled gets that fill, not a stale-price error or a fault.
     const earlier = (): Promise<OrderResult | null> => store.getFill(request.clientOrderId);
     let referencePrice: Decimal;
@@ -54,31 +54,48 @@ export class PaperExecutor implements Executor {
     }
     if (this.deps.legLatencyMs > 0) await clock.sleep(this.deps.legLatencyMs);
     const fault = faults.faultFor(request.kind, request.coin);
+    const building = buildsLeg(request.kind, request.side);
     if (fault) {
       const done = await earlier();
       if (done) return done;
-      if (fault === 'late' && buildsLeg(request.kind, request.side)) await clock.sleep(LATE_FAULT_DELAY_MS);
+      if (fault === 'late' && building) await clock.sleep(LATE_FAULT_DELAY_MS);
+      if (fault === 'stale' && building) this.faulted.rest(request, this.orderId(), clock.nowMs());
     }
-    const fill = simulateFill({
-      request,
-      instrument,
-      referencePrice,
-      slippageBps: PAPER_SLIPPAGE_BPS,
-      fault,
-      nowMs: clock.nowMs(),
-      orderId: `paper-${clock.nowMs().toString(36)}-${++this.seq}`,
-    });
-    if (!fill) return new Promise<OrderResult>(() => undefined);
-    const recorded = await store.recordFill(fill, fillLedgerEntries(fill, this.mode));
+    const fill = await this.fill(request, fault, referencePrice, this.orderId());
+    if (fault === 'lost' && building) this.faulted.lose(request, clock.nowMs());
+    return fill ?? new Promise<OrderResult>(() => undefined);
+  }
+
+  /** The recorded fill; a faulted order answers as the simulated venue would (rate limited, working). */
+  async lookup(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
+    await this.fillDue();
+    return this.faulted.lookup(clientOrderId, this.deps.clock.nowMs()) ?? this.deps.store.getFill(clientOrderId);
+  }
+
+  async balances(): Promise<Balances> {
+    await this.fillDue();
+    return this.deps.ledger.balancesOf(this.mode);
+  }
+
+  private orderId(): string {
+    return `paper-${this.deps.clock.nowMs().toString(36)}-${++this.seq}`;
+  }
+
+  /** Fills at `referencePrice` and records it once (null for a timeout fault: never answered). */
+  private async fill(request: OrderRequest, fault: FaultKind | null, referencePrice: Decimal, orderId: string): Promise<OrderResult | null> {
+    const pair = this.deps.instruments.pair(request.coin);
+    const instrument = request.kind === 'spot' ? pair.spot : pair.perp;
+    const fill = simulateFill({ request, instrument, referencePrice, slippageBps: PAPER_SLIPPAGE_BPS, fault, nowMs: this.deps.clock.nowMs(), orderId });
+    if (!fill) return null;
+    const recorded = await this.deps.store.recordFill(fill, fillLedgerEntries(fill, this.mode));
     return recorded ?? fill;
   }
 
-  lookup(_symbol: string, clientOrderId: string): Promise<OrderResult | null> {
-    return this.deps.store.getFill(clientOrderId);
-  }
-
-  balances(): Promise<Balances> {
-    return this.deps.ledger.balancesOf(this.mode);
+  /** Stale orders whose rest is over fill now, at the cached price of now. */
+  private async fillDue(): Promise<void> {
+    for (const { request, orderId } of this.faulted.takeDue(this.deps.clock.nowMs())) {
+      await this.fill(request, null, this.deps.tickers.get(request.symbol).last, orderId);
+    }
   }
 }
 

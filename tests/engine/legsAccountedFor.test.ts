@@ -7,6 +7,7 @@ import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.j
 import { sumLedger } from '../../src/engine/execution/paperExecutor.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 import type { Store } from '../../src/engine/store/port.js';
+import { InProcessLocks, runHolding, type Locks } from '../../src/engine/position/locks.js';
 import { testEngineConfig } from '../support/engineHarness.js';
 
 /**
@@ -436,5 +437,48 @@ describe('6. realised PnL counts every close attempt', () => {
     expect(closed?.realisedPnlUsd?.toString()).toBe(cash.toString());
     const balances = sumLedger(ledger, 'paper');
     expect((balances.spot.get('ETH') ?? ZERO).toString()).toBe((closed?.spotDustQty ?? ZERO).toString());
+  });
+});
+
+/** Locks whose leases the test can declare lost, as a Redis lock whose renewals stalled past its ttl. */
+class LosableLocks implements Locks {
+  lost = false;
+  private readonly inner = new InProcessLocks();
+
+  withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.inner.withLock(key, () => runHolding({ key, lostReason: () => (this.lost ? 'not renewed for 16000 ms' : null) }, work));
+  }
+}
+
+describe('8. a lost coin lock stops its holder before the next order', () => {
+  it('the holder sends no rollback after losing the lock; the next holder finishes the operation from the venue', async () => {
+    const locks = new LosableLocks();
+    const clock = new ManualClock();
+    const venue = new SimulatedExchange({ clock, seed: 7, faults: FaultPlan.parse('spot:ETH:reject'), legLatencyMs: 100 });
+    const store = new MemoryStore();
+    const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: venue, logger: pino({ level: 'silent' }), locks });
+    const events: EngineEvent[] = [];
+    engine.subscribe((e) => events.push(e));
+    await engine.start();
+    await engine.setMode('live', ALICE);
+    const preview = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
+    const confirming = engine.confirm(preview.operation.id, ALICE).catch((err: unknown) => err as Error);
+    await until(() => clock.pendingSleeps() > 0, 'both legs in flight');
+    // The renewals stall (a Redis pause, a GC pause) while both legs are out.
+    locks.lost = true;
+    await pass(clock, 300, 50);
+    expect(await confirming).toMatchObject({ code: 'LOCK_LOST' });
+    // The perp sell filled; no undo was sent by the holder that lost its lock; the operation was left as it was.
+    expect(await held(venue, 'ETH')).toMatchObject({ spot: '0' });
+    expect((await held(venue, 'ETH')).perp).not.toBe('0');
+    expect((await store.getOperation(preview.operation.id))?.state).toBe('placing');
+    expect(events.map((e) => e.type)).not.toContain('rollback');
+    // Whoever holds the lock next (here the next delta check) rolls it back from the venue's answers.
+    locks.lost = false;
+    const checking = engine.checkDeltas();
+    await pass(clock, 500, 50);
+    await checking;
+    expect((await store.getOperation(preview.operation.id))?.state).toBe('rolled_back');
+    expect(await held(venue, 'ETH')).toEqual({ spot: '0', perp: '0' });
   });
 });

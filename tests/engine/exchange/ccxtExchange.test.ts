@@ -5,7 +5,7 @@ import { BotError, ConfigError, InvalidInputError, NotFoundError, OrderRejectedE
 import type { FundingPayment, OrderResult, SettledFundingRate } from '../../../src/engine/domain/types.js';
 import { LiveExecutor } from '../../../src/engine/execution/liveExecutor.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { FUNDING, ORDERS, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
+import { FUNDING, ORDERS, afterSeen, TEST_KEYS, VENUE_CASES, binanceVenue, exchangeOver, type VenueCase } from './ccxtVenueFixtures.js';
 import { loadFixture, type Answer, type HttpReplayer } from './ccxtReplayer.js';
 
 const SECRETS = Object.values(TEST_KEYS).flatMap((k) => Object.values(k));
@@ -495,6 +495,51 @@ describe('CcxtExchange order settling', () => {
     const exchange = await exchangeOver('bybit', replayer, { clock: { nowMs: () => Date.now(), sleep: async () => undefined } });
     const err = await failure(exchange.placeOrder(ORDERS.perpSell));
     expect(err).toBeInstanceOf(OrderTimeoutError);
+    expect(replayer.count('POST', '/v5/order/create')).toBe(1);
+  });
+});
+
+describe('CcxtExchange: a failure after the venue accepted an order is an unknown outcome, never a refusal', () => {
+  it('binance: the perp order is FILLED but reading its trades for the fee is rate limited → OrderTimeoutError (look it up)', async () => {
+    const binance = VENUE_CASES[0]!;
+    const replayer = binance.replayer().on('POST', '/fapi/v1/order', 'fapi-order-filled').on('GET', '/fapi/v1/userTrades', 'rate-limited');
+    const exchange = await exchangeOver('binance', replayer);
+    const err = await failure(exchange.placeOrder(ORDERS.perpSell));
+    expect(err).toBeInstanceOf(OrderTimeoutError);
+    expect(err.message).toMatch(/accepted as order 782219401123 but reading its fill failed/);
+    expect(replayer.count('POST', '/fapi/v1/order')).toBe(1);
+  });
+
+  it('binance through the LiveExecutor: the lookup that follows is rate limited too → the error stays unknown and nothing is stored', async () => {
+    const binance = VENUE_CASES[0]!;
+    const replayer = binance
+      .replayer()
+      .on('POST', '/fapi/v1/order', 'fapi-order-filled')
+      .on('GET', '/fapi/v1/userTrades', 'rate-limited')
+      .on('GET', '/fapi/v1/order', afterSeen('POST', '/fapi/v1/order', 'rate-limited', 'order-not-found'));
+    const exchange = await exchangeOver('binance', replayer);
+    const store = new MemoryStore();
+    const err = await failure(new LiveExecutor(exchange, store).execute(ORDERS.perpSell));
+    expect(err).not.toBeInstanceOf(OrderRejectedError);
+    expect(await store.getFill(ORDERS.perpSell.clientOrderId)).toBeNull();
+  });
+
+  it('bybit: an order the venue still reports New is answered as working and is never stored as a fill', async () => {
+    const bybit = VENUE_CASES[1]!;
+    const replayer = bybit
+      .replayer()
+      .on('POST', '/v5/order/create', 'order-created-linear')
+      .on('GET', '/v5/order/realtime', afterSeen('POST', '/v5/order/create', 'realtime-linear-new', 'orders-empty'));
+    const exchange = await exchangeOver('bybit', replayer, { clock: { nowMs: () => Date.now(), sleep: async () => undefined } });
+    const store = new MemoryStore();
+    const executor = new LiveExecutor(exchange, store);
+    const answer = await executor.execute(ORDERS.perpSell).catch((err: unknown) => err as Error);
+    // Either the working answer or the lost one; never a stored 0 fill.
+    if (!(answer instanceof Error)) expect(answer.status).toBe('working');
+    expect(await store.getFill(ORDERS.perpSell.clientOrderId)).toBeNull();
+    const looked = await executor.lookup(ORDERS.perpSell.symbol, ORDERS.perpSell.clientOrderId);
+    expect(looked?.status).toBe('working');
+    expect(await store.getFill(ORDERS.perpSell.clientOrderId)).toBeNull();
     expect(replayer.count('POST', '/v5/order/create')).toBe(1);
   });
 });

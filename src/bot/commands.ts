@@ -1,6 +1,6 @@
 import { InvalidInputError, type Engine, type Requester } from '../engine/index.js';
 import { MUTABLE_ALERTS, activeMutes, setMute, type MutableAlert } from './alerts.js';
-import { formatAudit, formatClosePreview, formatFunding, formatOpenPreview, formatPnl, formatStatus } from './format.js';
+import { formatAudit, formatClosePreview, formatFunding, formatOpenPreview, formatPnl, formatResumed, formatStatus } from './format.js';
 import { echo, parseCount, parseUsdAmount } from './parse.js';
 import type { Reply, Role } from './types.js';
 
@@ -167,11 +167,10 @@ export const COMMANDS: readonly Command[] = [
     name: 'resume',
     role: 'admin',
     usage: '/resume',
-    help: 'accept new opens again after a reconciliation mismatch was checked',
+    help: 'accept what the venue holds beyond the hedges (after checking it) and allow opens of those coins again',
     async run({ engine, requester, args }) {
       expectArgs(args, 0, this.usage);
-      const resumed = await engine.resumeTrading(requester);
-      return { text: resumed ? `Trading resumed by ${requester.name}; new opens are accepted again.` : 'Trading is not halted; nothing to resume.' };
+      return { text: formatResumed(await engine.resumeTrading(requester), requester.name) };
     },
   },
   {

@@ -115,6 +115,15 @@ export function formatStatus(report: StatusReport): string {
   return lines.join('\n');
 }
 
+/** The answer to /resume: what was accepted as held outside the hedges, by whom. */
+export function formatResumed(accepted: readonly HoldingDifference[], by: string): string {
+  if (accepted.length === 0) return 'Nothing is halted: the venue matches the records; nothing to resume.';
+  return [
+    `Accepted by ${by} as held outside the hedges; opens of ${[...new Set(accepted.map((d) => d.coin))].join(', ')} are allowed again:`,
+    ...accepted.map((d) => `  ${differenceLine(d)}`),
+  ].join('\n');
+}
+
 /** One leg that differs from the records: which, how much either way, and in which mode. */
 function differenceLine(d: HoldingDifference): string {
   const unit = d.leg === 'spot' ? `${d.coin} in the spot wallet` : `${d.coin} perp short`;

@@ -921,18 +921,19 @@ export class Engine {
    * An admin has checked the venue and accepts what it holds: each difference becomes a known
    * holding outside the hedges (for example coins the account held before), and opens go on.
    */
-  async resumeTrading(by: Requester): Promise<boolean> {
+  async resumeTrading(by: Requester): Promise<HoldingDifference[]> {
     const halted = await this.haltReason();
-    if (!halted) return false;
-    await this.locks.withLock(ACCEPTED_LOCK, async () => {
+    if (!halted) return [];
+    const accepted = await this.locks.withLock(ACCEPTED_LOCK, async () => {
       const { differences } = await this.readHalt();
-      const accepted = await this.acceptedOffsets();
-      for (const d of differences) accepted[d.mode] = addOffset(accepted[d.mode] ?? {}, d.coin, d.leg, d.differenceQty);
-      await this.deps.store.putValue(ACCEPTED_KEY, accepted);
+      const offsets = await this.acceptedOffsets();
+      for (const d of differences) offsets[d.mode] = addOffset(offsets[d.mode] ?? {}, d.coin, d.leg, d.differenceQty);
+      await this.deps.store.putValue(ACCEPTED_KEY, offsets);
       await this.deps.store.putValue(HALT_KEY, { atMs: this.deps.clock.nowMs(), differences: [] } satisfies HaltRecord);
+      return differences;
     });
     await this.audit(by, 'resume trading', `accepted as held outside the hedges: ${halted.slice(0, 300)}`);
-    return true;
+    return accepted;
   }
 
   /** The engine's time (the injected clock), for anything that compares with its stamps. */

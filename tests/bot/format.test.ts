@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvent, formatStatus } from '../../src/bot/format.js';
+import { formatEvent, formatResumed, formatStatus } from '../../src/bot/format.js';
 import { Decimal } from '../../src/engine/domain/decimal.js';
 import type { OrderResult, Position } from '../../src/engine/domain/types.js';
 import { operation } from '../support/engine.js';
@@ -86,11 +86,64 @@ describe('formatEvent', () => {
       totalExposureUsd: d('950.2'),
       positions: [],
       unfinishedOperations: 0,
-      unaccounted: [], halted: [],
+      unaccounted: [],
+      halted: [],
     };
     const unified = formatStatus({ ...report, sharedQuote: true });
     expect(unified).toContain('One USDT wallet for both legs (unified account): 18,099.42 USDT spendable · equity 19,049.22 USDT · exposure 950.20 USD');
     expect(unified).not.toContain('Spot ');
     expect(formatStatus({ ...report, sharedQuote: false })).toContain('Spot 18,099.42 USDT · perp equity 19,049.22 USDT · exposure 950.20 USD');
+  });
+});
+
+describe('what differs from the records, in words', () => {
+  const extraShort = { mode: 'live' as const, coin: 'ETH', leg: 'perp' as const, heldQty: d('0.7'), recordedQty: d('0.6'), differenceQty: d('0.1') };
+  const missingSpot = { mode: 'live' as const, coin: 'ETH', leg: 'spot' as const, heldQty: d('0'), recordedQty: d('0.6'), differenceQty: d('-0.6') };
+
+  it('a reconciliation alert names each leg, what is held, what is recorded and what to do', () => {
+    const text = formatEvent({ type: 'reconcile', critical: true, differences: [extraShort, missingSpot] });
+    expect(text).toMatch(/^🚨 RECONCILIATION: the venue does not hold what the records say; opens of ETH wait/);
+    expect(text).toContain('ETH perp (LIVE): holds 0.7 ETH perp short, the records 0.6 → 0.1 more than recorded');
+    expect(text).toContain('ETH spot (LIVE): holds 0 ETH in the spot wallet, the records 0.6 → 0.6 less than recorded');
+    expect(text).toContain('/resume');
+  });
+
+  it('says when a coin matches again', () => {
+    expect(formatEvent({ type: 'reconciled', critical: false, coins: ['ETH'] })).toBe('✅ RECONCILED ETH: the venue matches the records again; opens of it are allowed');
+  });
+
+  it('an unfinished operation names the order of unknown outcome and what is known, and claims nothing else', () => {
+    const op = operation({ id: 'opx1', coin: 'BTC', nowMs: 0 });
+    const request = { clientOrderId: 'opx1p', coin: 'BTC', kind: 'perp' as const, symbol: 'BTC/USDT:USDT', side: 'sell' as const, qty: d('0.02'), reduceOnly: false };
+    const spot = { ...fill('opx1s', 'buy', '0.02'), kind: 'spot' as const, symbol: 'BTC/USDT' };
+    const text = formatEvent({ type: 'unresolved', critical: true, operation: op, orders: [{ request, reason: 'rate limit hit' }], filled: [spot] });
+    expect(text).toMatch(/^🚨 UNFINISHED open BTC \(asked by Ann, op opx1\): the venue has not told what became of an order, so nothing is assumed/);
+    expect(text).toContain('perp SELL 0.02 BTC (opx1p): outcome unknown — rate limit hit');
+    expect(text).toContain('known: spot BUY 0.02 BTC');
+    expect(text).not.toMatch(/flat|rolled back|reversed/i);
+  });
+
+  it('/status lists holdings no hedge accounts for and the coins whose opens wait', () => {
+    const report = {
+      mode: 'live' as const,
+      liveConfigured: true,
+      spotUsdt: d('1000'),
+      perpUsdt: d('1000'),
+      perpEquityUsd: d('1000'),
+      totalExposureUsd: d('0'),
+      sharedQuote: false,
+      positions: [],
+      unfinishedOperations: 0,
+      unaccounted: [extraShort],
+      halted: [extraShort],
+    };
+    const text = formatStatus(report);
+    expect(text).toContain('⛔ New opens of ETH wait until the venue matches the records');
+    expect(text).toContain('⚠️ Held at the venue, not accounted for by any hedge:\n  ETH perp (LIVE): holds 0.7 ETH perp short, the records 0.6 → 0.1 more than recorded');
+  });
+
+  it('/resume says what was accepted, by whom, or that nothing was halted', () => {
+    expect(formatResumed([extraShort], 'alice')).toBe('Accepted by alice as held outside the hedges; opens of ETH are allowed again:\n  ETH perp (LIVE): holds 0.7 ETH perp short, the records 0.6 → 0.1 more than recorded');
+    expect(formatResumed([], 'alice')).toMatch(/^Nothing is halted/);
   });
 });

@@ -258,7 +258,7 @@ describe('2. surveillance holds the truth', () => {
     const alert = h.events.find((e) => e.type === 'reconcile');
     expect(alert?.type === 'reconcile' && alert.differences.map((d) => [d.coin, d.leg, d.heldQty.toString(), d.recordedQty.toString()])).toEqual([['SOL', 'spot', '2', '0']]);
     // An admin accepts it as held outside the hedges: no more alert, opens go on.
-    expect(await h.engine.resumeTrading(ALICE)).toBe(true);
+    expect((await h.engine.resumeTrading(ALICE)).map((d) => d.coin)).toEqual(['SOL']);
     await h.engine.checkDeltas();
     expect(h.events.filter((e) => e.type === 'reconcile')).toHaveLength(1);
     await expect(h.engine.previewOpen('SOL', new Decimal(1000), ALICE)).resolves.toBeDefined();

@@ -43,9 +43,9 @@ describe('startup reconciliation against the venue (ccxt, recorded responses)', 
         ]);
         await expect(engine.previewOpen('BTC', new Decimal(1000), ADMIN)).rejects.toMatchObject({ code: 'RISK_TRADING_HALTED' });
         expect((await engine.status()).halted.map(legOf)).toEqual(['BTC spot held 0.00999 recorded 0.02', 'BTC perp held 0.01 recorded 0.02']);
-        expect(await engine.resumeTrading(ADMIN)).toBe(true);
+        expect(await engine.resumeTrading(ADMIN)).toHaveLength(2);
         expect(await engine.haltReason()).toBeNull();
-        expect(await engine.resumeTrading(ADMIN)).toBe(false);
+        expect(await engine.resumeTrading(ADMIN)).toEqual([]);
       });
 
       it('reports a short on the venue that no stored hedge explains', async () => {

@@ -396,6 +396,8 @@ export class Engine {
     const perpPrice = this.tickers.get(pair.perp.symbol).last;
     const now = this.deps.clock.nowMs();
     const operation = this.newOperation('close', position.coin, by, {
+      // A hedge of the other mode is closed in its own mode.
+      mode: position.mode,
       positionId: position.id,
       quote: { spotPrice, perpPrice, qty: position.spotLeg.qty, quotedAtMs: now, expiresAtMs: now + this.deps.config.quoteTtlMs },
     });
@@ -499,8 +501,10 @@ export class Engine {
 
   /** Cancels a preview, under the same lock as its confirmation: one of the two wins, never both. */
   async cancel(operationId: string, by: Requester): Promise<Operation> {
-    const lock = this.previewLocks.get(operationId) ?? lockOf(await this.requireOperation(operationId));
-    return this.locks.withLock(lock, async () => {
+    const seen = await this.requireOperation(operationId);
+    // Already confirmed: say so at once rather than wait for the placement to finish.
+    if (seen.state !== 'requested') throw new OperationStateError(this.alreadyHandled(seen));
+    return this.locks.withLock(lockOf(seen), async () => {
       const op = await this.requireOperation(operationId);
       if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
       await this.finish(op, 'cancelled', `cancelled by ${by.name}`);

@@ -537,10 +537,13 @@ export class Engine {
     const balances = balancesByMode.get(this.mode) ?? (await this.executor(this.mode).balances());
     const views = open.map((p) => this.positionView(p, funding, checked[p.id], balancesByMode.get(p.mode)?.liquidationPrices));
     const unaccounted: HoldingDifference[] = [];
+    const busy = busyCoins(unfinished);
     for (const [mode, held] of balancesByMode) {
       const ofMode = open.filter((p) => p.mode === mode);
       const offsets = this.offsetsOf(positions, mode, accepted);
-      for (const coin of coinsToCompare(held, ofMode, offsets, (c) => this.instruments.has(c))) unaccounted.push(...this.compareCoin(mode, coin, held, ofMode, offsets).differences);
+      for (const coin of coinsToCompare(held, ofMode, offsets, (c) => this.instruments.has(c))) {
+        if (!busy.has(coin)) unaccounted.push(...this.compareCoin(mode, coin, held, ofMode, offsets).differences);
+      }
     }
     const current = open.filter((p) => p.mode === this.mode);
     return {
@@ -793,7 +796,10 @@ export class Engine {
   }
 
   private async survey(act: boolean): Promise<{ deltas: DeltaStatus[]; differences: HoldingDifference[] }> {
-    const [positions, halt] = await Promise.all([this.deps.store.listPositions(), this.readHalt()]);
+    const [positions, halt, unfinished] = await Promise.all([this.deps.store.listPositions(), this.readHalt(), this.deps.store.listUnfinishedOperations()]);
+    // A coin with an operation still placing is that operation's to settle (its UNFINISHED alert
+    // said what is known): its holdings are compared once it has finished.
+    const busy = busyCoins(unfinished);
     const modes = new Set<TradingMode>([this.mode]);
     for (const p of positions) if (p.status === 'open') modes.add(p.mode);
     for (const d of halt.differences) modes.add(d.mode);
@@ -808,6 +814,7 @@ export class Engine {
       const balances = await executor.balances();
       await this.checkLiquidations(open, balances.liquidationPrices);
       for (const coin of coinsToCompare(balances, open, offsets, (c) => this.instruments.has(c))) {
+        if (busy.has(coin)) continue;
         const found = this.compareCoin(mode, coin, balances, open, offsets);
         if (found.differences.length === 0) {
           if (found.delta) deltas.push(found.delta);
@@ -826,7 +833,8 @@ export class Engine {
   /** One coin under its lock, from a fresh read: a hedge whose legs drifted apart is closed; what still differs is returned. */
   private async settleCoin(mode: TradingMode, coin: string, act: boolean, accepted: Record<string, HoldingOffsets>): Promise<{ delta: DeltaStatus | null; differences: HoldingDifference[] }> {
     const executor = this.executor(mode);
-    const positions = await this.deps.store.listPositions();
+    const [positions, unfinished] = await Promise.all([this.deps.store.listPositions(), this.deps.store.listUnfinishedOperations()]);
+    if (busyCoins(unfinished).has(coin)) return { delta: null, differences: [] };
     const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
     const offsets = this.offsetsOf(positions, mode, accepted);
     const found = this.compareCoin(mode, coin, await executor.balances(), open, offsets);
@@ -1193,6 +1201,11 @@ export class Engine {
 function haltedError(coin: string, differences: readonly HoldingDifference[]): RiskLimitError {
   const legs = differences.map((d) => `${d.leg} holds ${d.heldQty.toString()}, the records ${d.recordedQty.toString()}`).join('; ');
   return new RiskLimitError('TRADING_HALTED', `new opens of ${coin} wait until the venue matches the records or an admin checks it and sends /resume (${legs})`);
+}
+
+/** Coins with an operation confirmed and not finished: their holdings are in the middle of changing. */
+function busyCoins(unfinished: readonly Operation[]): Set<string> {
+  return new Set(unfinished.filter((o) => o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing')).map((o) => o.coin));
 }
 
 function notFlat(mode: TradingMode, openPositions: number, busyOperations: number): ModeChangeError {

@@ -51,7 +51,8 @@ export interface OrderRequest {
   reduceOnly: boolean;
 }
 
-export type OrderStatus = 'filled' | 'partial';
+/** `working`: accepted by the venue and not final yet; `filledQty` is what filled so far. */
+export type OrderStatus = 'filled' | 'partial' | 'working';
 
 export interface OrderResult {
   clientOrderId: string;

@@ -44,7 +44,7 @@ vi.mock('node:crypto', async (importOriginal) => {
   return { ...actual, randomBytes: deterministicBytes, default: { ...actual, randomBytes: deterministicBytes } };
 });
 
-const RUNS = Number(process.env.MODEL_RUNS ?? 200);
+const RUNS = Number(process.env.MODEL_RUNS ?? 1000);
 const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
 const PATH = process.env.MODEL_PATH;
 /** The commands' `replayPath` from a counterexample (the comment after its last command), with MODEL_PATH. */

@@ -31,10 +31,14 @@ const orderFault = fc.constantFrom<OrderFault>('ok', 'ok', 'ok', 'ok', 'refused'
 const readFault = fc.constantFrom<ReadFault>(...Array<ReadFault>(10).fill('ok'), 'rateLimited', 'timeout');
 const writeFault = fc.constantFrom<WriteFault>(...Array<WriteFault>(10).fill('ok'), 'failBefore', 'failAfter');
 
-/** Faults for the first calls of each kind, in call order; every later call succeeds. */
-export function faultSchedule(options: { order: boolean; read: boolean; write: boolean }): fc.Arbitrary<FaultSchedule> {
+/**
+ * Faults for the first calls of each kind, in call order; every later call succeeds. `order` may
+ * name the only order faults to draw (each as often as the rest together draw `ok`... roughly).
+ */
+export function faultSchedule(options: { order: boolean | readonly OrderFault[]; read: boolean; write: boolean }): fc.Arbitrary<FaultSchedule> {
+  const orders = Array.isArray(options.order) ? fc.constantFrom<OrderFault>('ok', 'ok', 'ok', ...options.order) : orderFault;
   return fc.record({
-    order: options.order ? fc.array(orderFault, { maxLength: 16 }) : fc.constant([]),
+    order: options.order === false ? fc.constant([]) : fc.array(orders, { maxLength: 16 }),
     read: options.read ? fc.array(readFault, { maxLength: 40 }) : fc.constant([]),
     write: options.write ? fc.array(writeFault, { maxLength: 40 }) : fc.constant([]),
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { FaultKind } from '../../../src/engine/exchange/faults.js';
 import { BASE_WEIGHTS, commandsArbitrary, type CommandWeights } from './commands.js';
-import { faultSchedule, type FaultSchedule } from './faults.js';
+import { faultSchedule, type FaultSchedule, type OrderFault } from './faults.js';
 import { COINS, World, type RunConfig } from './world.js';
 
 /** One family of runs: which commands come how often, which calls fail, which limits apply. */
@@ -11,7 +11,7 @@ export interface Scenario {
   /** Bot processes (engines) sharing the venue and the store. */
   processes: number;
   config: fc.Arbitrary<RunConfig>;
-  faults: { order: boolean; read: boolean; write: boolean };
+  faults: { order: boolean | readonly OrderFault[]; read: boolean; write: boolean };
   maxCommands: number;
 }
 
@@ -63,11 +63,11 @@ export const SCENARIOS: readonly Scenario[] = [
     maxCommands: 20,
   },
   {
-    name: 'live: closes that need a second attempt',
+    name: 'live: closes that need a second attempt (orders refused)',
     processes: 1,
-    weights: { ...QUIET, previewClose: 5, clock: 1 },
+    weights: { ...QUIET, previewClose: 5, clock: 0, venue: 0 },
     config: fc.constant(live()),
-    faults: { order: true, read: false, write: false },
+    faults: { order: ['refused'], read: false, write: false },
     maxCommands: 25,
   },
   {

@@ -12,7 +12,7 @@
  *    legs, plus dust the closed ones left), or a critical alert naming that coin and the
  *    differing quantity was emitted after the last change to the coin's holdings or records.
  *    Alerts that say "all is well" (a rollback, drift close or recovery that reports itself done)
- *    do not count.
+ *    do not count, nor does anything a dead process said.
  * 2. No client order id filled twice.
  * 3. Live: the live ledger summed per coin leg equals what the venue holds (every fill recorded
  *    once). Paper: no fill booked twice (positions against the ledger is rule 1).
@@ -28,6 +28,7 @@
  *    before a mode switch never trades in the old mode).
  * 7. Work started on a process that stayed alive finished.
  *
+ * Run: npx vitest run --project faults tests/faults/model.faults.test.ts [-t "<scenario>"].
  * MODEL_RUNS sets the runs per scenario; MODEL_SEED=<seed> replays a reported failure (and its
  * shrinking); MODEL_PATH with MODEL_REPLAY_PATH (the counterexample's replayPath) replays just the
  * shrunk run.

@@ -25,19 +25,23 @@ describe('venue faults on either leg', () => {
           () => null,
           (err: unknown) => err as Error,
         );
-        if (fault === 'timeout' || fault === 'late') {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          await h.clock.advance(1_000);
-        }
-        // Lost answers and resting orders are looked up (three tries, 1.5 s of pauses) before the open is left unfinished.
+        // An order with no answer, or a lost one, is looked up (three tries, 1.5 s of pauses) before the open is left unfinished.
         const unresolved = fault === 'lost' || fault === 'stale';
-        if (unresolved) {
-          for (let i = 0; i < 10; i += 1) {
+        const unknown = unresolved || fault === 'timeout' || fault === 'late';
+        if (unknown) {
+          for (let i = 0; i < 12; i += 1) {
             await new Promise((resolve) => setTimeout(resolve, 10));
             await h.clock.advance(500);
           }
         }
         const error = await running;
+        if (fault === 'timeout' || fault === 'late') {
+          // Nothing assumed at the timeout: the next delta check asks again, the venue knows no such order, the filled leg is reversed.
+          expect(error).toMatchObject({ code: 'DELTA_HEDGE_TIMEOUT' });
+          expect((await store.getOperation(preview.operation.id))?.state).toBe('placing');
+          await h.engine.refreshPrices();
+          await h.engine.checkDeltas();
+        }
         if (unresolved) {
           // Nothing was assumed; once the venue answers, the next delta check finishes the open.
           expect(error).toMatchObject({ code: 'ORDER_OUTCOME_UNKNOWN' });
@@ -75,6 +79,7 @@ describe('venue faults on either leg', () => {
           expect([spot.toString(), perp.toString()]).toEqual(['0', '0']);
         }
         const alert = h.events.find((e) => ['rollback', 'drift', 'opened', 'unresolved'].includes(e.type));
+        const recovery = h.events.find((e) => e.type === 'recovery');
         expect(alert).toBeDefined();
         const late = h.events.find((e) => e.type === 'late_fill');
         if (fault === 'late') expect(late).toMatchObject({ type: 'late_fill', reversal: expect.objectContaining({ filledQty: expect.anything() }) });
@@ -88,7 +93,7 @@ describe('venue faults on either leg', () => {
             ? `left unfinished (ORDER_OUTCOME_UNKNOWN, alert: unresolved), nothing reversed; the next delta check after the venue answered opened the hedge: ${spot.toString()} ETH on both legs, as recorded`
             : fault === 'partial'
               ? `position of the matched quantity ${spot.toString()} ETH on both legs; alert: ${alert?.type ?? '-'}`
-              : `${op?.state ?? '?'} (${error?.name ?? ''}); both legs flat; alert: ${alert?.type ?? '-'}${late ? ', then late_fill (the leg that filled a minute late was undone by the next delta check)' : ''}`,
+              : `${op?.state ?? '?'} (${error?.name ?? ''}); both legs flat; alert: ${alert?.type ?? '-'}${recovery?.type === 'recovery' ? `, then recovery at the next delta check: ${recovery.outcome}` : ''}${late ? ', then late_fill (the leg that filled a minute late was undone by the next delta check)' : ''}`,
           passed: true,
         });
       });

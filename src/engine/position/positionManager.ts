@@ -36,16 +36,18 @@ import { assertLocksHeld, coinLock, type Locks } from './locks.js';
 
 /**
  * What became of one order, from the venue's own answers: `filled` (a final fill, possibly partial),
- * `refused` (the venue said no before accepting), `absent` (the answer was lost and the venue knows
- * no such order: taken as not filled, and watched for a late fill), or `unknown` (the venue could
- * not be asked, or the order is still working): then nothing is assumed and the operation is left
- * unfinished until the venue answers.
+ * `refused` (the venue said no before accepting), or `unknown` (the answer was lost and looking it
+ * up told nothing final: the venue could not be asked, the order is still working, or the venue
+ * does not know it yet). Nothing is decided on an unknown order: the operation is left unfinished
+ * and finished by recovery from the venue's later answers.
  */
 interface LegOutcome {
   request: OrderRequest;
-  outcome: 'filled' | 'refused' | 'absent' | 'unknown';
+  outcome: 'filled' | 'refused' | 'unknown';
   fill: OrderResult | null;
   error: BotError | null;
+  /** Unknown because the venue did not answer within the hedge timeout. */
+  timedOut?: boolean;
 }
 
 export interface PositionManagerDeps {
@@ -174,6 +176,9 @@ export class PositionManager {
     const executor = this.deps.executors(op.mode);
     const spotNet = await this.netFilled(executor, op, pair.spot, ['spot'], ['spotfix', 'spotundo']);
     const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo']);
+    const qty = op.quote?.qty ?? ZERO;
+    await this.watchMissing(op, pair.spot, 'buy', qty, ['spot'], spotNet.first ? [spotNet.first] : []);
+    await this.watchMissing(op, pair.perp, 'sell', qty, ['perp'], perpNet.first ? [perpNet.first] : []);
     const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
     if (spotNet.net.gt(0) && perpNet.net.gt(0) && delta.withinTolerance && spotNet.first && perpNet.first) {
       const spotEntry = netted(spotNet.first, spotNet.removed, spotNet.net);
@@ -207,8 +212,11 @@ export class PositionManager {
   private async recoverClose(op: Operation): Promise<string> {
     const position = await this.loadOpenPosition(op);
     const executor = this.deps.executors(position.mode);
+    const pair = this.deps.instruments.pair(op.coin);
     const spotFills = await this.lookupAll(executor, op, position.spotLeg.symbol, ['spot', 'spotfix']);
     const perpFills = await this.lookupAll(executor, op, position.perpLeg.symbol, ['perp', 'perpfix']);
+    await this.watchMissing(op, pair.spot, 'sell', position.spotLeg.qty, ['spot', 'spotfix'], spotFills);
+    await this.watchMissing(op, pair.perp, 'buy', position.perpLeg.qty, ['perp', 'perpfix'], perpFills);
     const closed = await this.runClose(op, position, executor, spotFills, perpFills);
     return `close finished; position ${closed.id} is closed`;
   }
@@ -256,16 +264,14 @@ export class PositionManager {
     const filled = filledQty(spot).gt(0) ? spot : filledQty(perp).gt(0) ? perp : null;
     if (!filled?.fill) {
       const reason = `spot: ${this.describeFailure(spot)}; perp: ${this.describeFailure(perp)}`;
-      const error = spot.outcome === 'absent' || perp.outcome === 'absent' ? new DeltaHedgeTimeout(`${op.coin} hedge not opened: ${reason}`) : new DeltaHedgeError(`${op.coin} hedge not opened: ${reason}`);
+      const error = new DeltaHedgeError(`${op.coin} hedge not opened: ${reason}`);
       await this.transition(op, 'failed', `no leg filled (${reason})`, error.code);
       throw error;
     }
     const failed = filled === spot ? perp : spot;
     const failedLeg = failed.request.kind;
     const failure = this.describeFailure(failed);
-    const error = failed.outcome === 'absent'
-      ? new DeltaHedgeTimeout(`${op.coin} ${failedLeg} leg timed out after ${this.deps.hedgeTimeoutMs} ms`)
-      : new DeltaHedgeError(`${op.coin} ${failedLeg} leg failed: ${failure}`);
+    const error = new DeltaHedgeError(`${op.coin} ${failedLeg} leg failed: ${failure}`);
     const reversal = await this.reverse(op, filled, executor);
     this.requireKnown(op, reversal, filled);
     if (!reversal.fill || !filledQty(reversal).eq(reversal.request.qty)) {
@@ -450,16 +456,21 @@ export class PositionManager {
     return position;
   }
 
+  /** Builds and places one order of `op`. */
+  private send(op: Operation, executor: Executor, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): Promise<LegOutcome> {
+    return this.place(executor, this.order(op, purpose, instrument, side, qty));
+  }
+
   /**
-   * Builds and places one order of `op`. An order that opens, fixes or closes a leg and that the
-   * venue knew nothing of after its answer was lost (`absent`) is watched: if it fills later,
-   * `sweepLateFills` undoes it, since everything after it went on as if it had not filled. Undo
-   * orders are not watched (their failure already tells people to act by hand).
+   * After recovery decided from "the venue does not know it", the orders of `purposes` it did not
+   * find are watched: if one was sent and fills late after all, `sweepLateFills` undoes it, since
+   * the operation went on as if it had not filled.
    */
-  private async send(op: Operation, executor: Executor, purpose: OrderPurpose, instrument: Instrument, side: Side, qty: Decimal): Promise<LegOutcome> {
-    const outcome = await this.place(executor, this.order(op, purpose, instrument, side, qty));
-    if (outcome.outcome === 'absent' && WATCHED_PURPOSES.has(purpose)) await this.watch(op, outcome.request);
-    return outcome;
+  private async watchMissing(op: Operation, instrument: Instrument, side: Side, qty: Decimal, purposes: readonly OrderPurpose[], found: readonly OrderResult[]): Promise<void> {
+    for (const purpose of purposes) {
+      const request = this.order(op, purpose, instrument, side, qty);
+      if (WATCHED_PURPOSES.has(purpose) && !found.some((f) => f.clientOrderId === request.clientOrderId)) await this.watch(op, request);
+    }
   }
 
   /**
@@ -475,7 +486,9 @@ export class PositionManager {
     const orders = unknown.map((l) => ({ request: l.request, reason: l.error?.message ?? 'still working at the venue' }));
     this.deps.events.emit({ type: 'unresolved', critical: true, operation: op, orders, filled: known });
     const what = orders.map((o) => `${o.request.kind} ${o.request.side} ${o.request.qty.toString()} ${op.coin} (${o.request.clientOrderId}): ${o.reason}`).join('; ');
-    throw new OrderOutcomeUnknownError(`${op.coin} ${op.kind} (op ${op.id}) is unfinished: the outcome of ${what} is unknown; the bot keeps asking the venue and finishes it at the next delta check`);
+    const message = `${op.coin} ${op.kind} (op ${op.id}) is unfinished: the outcome of ${what} is unknown; the bot keeps asking the venue and finishes it at the next delta check`;
+    // A leg that did not answer within the hedge timeout is the hedge's timeout; any other unknown is the venue's silence.
+    throw unknown.every((l) => l.timedOut) ? new DeltaHedgeTimeout(message) : new OrderOutcomeUnknownError(message);
   }
 
   private async watch(op: Operation, request: OrderRequest): Promise<void> {
@@ -582,7 +595,8 @@ export class PositionManager {
         answered.abort(),
       );
       if (result && result.status !== 'working') return { request, outcome: 'filled', fill: result, error: null };
-      return await this.lookUpUnknown(executor, request, new OrderTimeoutError(result ? 'accepted, not finished by the venue' : `no answer within ${this.deps.hedgeTimeoutMs} ms`));
+      const outcome = await this.lookUpUnknown(executor, request, new OrderTimeoutError(result ? 'accepted, not finished by the venue' : `no answer within ${this.deps.hedgeTimeoutMs} ms`));
+      return result ? outcome : { ...outcome, timedOut: true };
     } catch (err) {
       const error = asBotError(err);
       this.deps.logger.info({ clientOrderId: request.clientOrderId, err: error.message }, 'order failed');
@@ -592,18 +606,22 @@ export class PositionManager {
   }
 
   /**
-   * Asks the venue for an order whose outcome is unknown, three times with a pause. A final fill is
-   * its outcome; "no such order" makes it absent; a failing lookup or an order still working
-   * leaves it unknown.
+   * Asks the venue for an order whose outcome is unknown, three times with a pause. Only a final
+   * fill ends it; "no such order" (a venue may not list an order it just took), an order still
+   * working or a failing lookup leave it unknown.
    */
   private async lookUpUnknown(executor: Executor, request: OrderRequest, cause: BotError): Promise<LegOutcome> {
     let last: LegOutcome = { request, outcome: 'unknown', fill: null, error: cause };
     for (let attempt = 1; attempt <= LOOKUP_ATTEMPTS; attempt += 1) {
       try {
         const found = await executor.lookup(request.symbol, request.clientOrderId);
-        if (!found) return { request, outcome: 'absent', fill: null, error: cause };
-        if (found.status !== 'working') return { request, outcome: 'filled', fill: found, error: null };
-        last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`accepted and still working at the venue (${found.filledQty.toString()} filled so far)`) };
+        if (!found) {
+          last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`${cause.message}; the venue does not know the order (yet)`) };
+        } else if (found.status !== 'working') {
+          return { request, outcome: 'filled', fill: found, error: null };
+        } else {
+          last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`accepted and still working at the venue (${found.filledQty.toString()} filled so far)`) };
+        }
       } catch (err) {
         this.deps.logger.warn({ clientOrderId: request.clientOrderId, attempt, err: asBotError(err).message }, 'order lookup failed');
         last = { request, outcome: 'unknown', fill: null, error: new OrderTimeoutError(`${cause.message}; looking it up failed too (${asBotError(err).message})`) };

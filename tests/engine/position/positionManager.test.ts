@@ -94,6 +94,12 @@ async function advance(h: Harness, ms: number): Promise<void> {
   await h.clock.advance(ms);
 }
 
+/** Lets the hedge timeout pass (`ms` more of it) and the three lookups that follow it, 1.5 s of pauses. */
+async function giveUp(h: Harness, ms = h.hedgeTimeoutMs): Promise<void> {
+  await advance(h, ms);
+  for (let i = 0; i < 4; i += 1) await advance(h, 500);
+}
+
 /** Opens a BTC hedge with no faults and returns the position. */
 async function openBtc(h: Harness, qty = BTC_QTY): Promise<Position> {
   const op = await putOpen(h, 'BTC', qty);
@@ -245,13 +251,17 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(rollback?.reversal?.filledQty.toString()).toBe('0.01999');
   });
 
-  it('undoes a perp leg that fills after the bot gave it up: the late fill is found by the sweep, bought back and alerted', async () => {
+  it('undoes a perp leg that fills after recovery gave it up: the late fill is found by the sweep, bought back and alerted', async () => {
     const h = await harness({ faults: 'perp:BTC:late' });
     const op = await putOpen(h);
     const opening = track(h.manager.open(op.id));
-    await advance(h, h.hedgeTimeoutMs);
+    await giveUp(h);
     const err = await expectRejects(opening.promise, DeltaHedgeTimeout);
-    expect(err.message).toMatch(/perp leg timed out/);
+    expect(err.message).toMatch(/is unfinished: the outcome of perp sell/);
+    // Nothing assumed: the spot leg stays until recovery asks the venue again.
+    expect((await stateOf(h, op.id)).state).toBe('placing');
+    expect(eventsOf(h, 'rollback')).toEqual([]);
+    expect(await h.manager.recover(op.id)).toMatch(/half a hedge was found and rolled back/);
     expect((await stateOf(h, op.id)).state).toBe('rolled_back');
     // Nothing late yet: the perp order is still unanswered at the venue.
     expect(await h.manager.sweepLateFills()).toBe(0);
@@ -293,8 +303,9 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     const h = await harness({ faults: 'perp:BTC:late', wrap: flakyUndo });
     const op = await putOpen(h);
     const opening = track(h.manager.open(op.id));
-    await advance(h, h.hedgeTimeoutMs);
+    await giveUp(h);
     await expectRejects(opening.promise, DeltaHedgeTimeout);
+    await h.manager.recover(op.id);
     await advance(h, 60_000);
     await h.tickers.refresh(['BTC/USDT:USDT']);
 
@@ -318,8 +329,11 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     const h = await harness({ faults: 'perp:BTC:timeout' });
     const op = await putOpen(h);
     const opening = track(h.manager.open(op.id));
-    await advance(h, h.hedgeTimeoutMs);
+    await giveUp(h);
     await expectRejects(opening.promise, DeltaHedgeTimeout);
+    // Recovery decides from "the venue does not know it" and watches that order from then on.
+    expect(await h.store.getValue('late-fill-watch')).toBeNull();
+    await h.manager.recover(op.id);
     const watched = await h.store.getValue<{ request: OrderRequest }[]>('late-fill-watch');
     expect(watched?.map((w) => w.request.clientOrderId)).toEqual([`${op.id}p`]);
     await advance(h, LATE_FILL_WATCH_MS);
@@ -358,7 +372,7 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(eventsOf(h, 'rollback')).toHaveLength(0);
   });
 
-  it('times out the perp leg after hedgeTimeoutMs of clock time and rolls the spot leg back', async () => {
+  it('times out the perp leg after hedgeTimeoutMs of clock time, looks it up, and leaves the open unfinished with the spot leg kept', async () => {
     const h = await harness({ faults: 'perp:BTC:timeout', hedgeTimeoutMs: 10_000 });
     const op = await putOpen(h);
     const startMs = h.clock.nowMs();
@@ -368,31 +382,34 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(h.executor.inFlight()).toEqual([`${op.id}p`]);
     await advance(h, 9_999);
     expect(opening.settled()).toBe(false);
-    expect(await h.store.getFill(`${op.id}su`)).toBeNull();
-    await advance(h, 1);
+    await giveUp(h, 1);
     expect(opening.settled()).toBe(true);
     const err = await expectRejects(opening.promise, DeltaHedgeTimeout);
     expect((err as DeltaHedgeTimeout).code).toBe('DELTA_HEDGE_TIMEOUT');
-    expect(err.message).toMatch(/perp leg timed out after 10000 ms/);
+    expect(err.message).toMatch(/no answer within 10000 ms; the venue does not know the order \(yet\)/);
+    expect(await h.store.getFill(`${op.id}su`)).toBeNull();
+    expect((await stateOf(h, op.id)).state).toBe('placing');
+    expect(eventsOf(h, 'unresolved')[0]).toMatchObject({ critical: true, orders: [{ request: { clientOrderId: `${op.id}p` } }], filled: [{ clientOrderId: `${op.id}s` }] });
 
+    // Recovery later: the venue still does not know the perp order, so the spot leg is reversed.
+    expect(await h.manager.recover(op.id)).toMatch(/half a hedge was found and rolled back/);
     const reversal = await h.store.getFill(`${op.id}su`);
-    expect(reversal!.timestampMs - startMs).toBe(10_000);
+    expect(reversal!.timestampMs - startMs).toBeGreaterThanOrEqual(10_000);
     expect(reversal!.filledQty.eq(BTC_QTY)).toBe(true);
-    const stored = await stateOf(h, op.id);
-    expect(stored.state).toBe('rolled_back');
-    expect(stored.errorCode).toBe('DELTA_HEDGE_TIMEOUT');
-    expect(eventsOf(h, 'rollback')[0]).toMatchObject({ failedLeg: 'perp', reversal: { clientOrderId: `${op.id}su` } });
+    expect((await stateOf(h, op.id)).state).toBe('rolled_back');
     const after = await balances(h);
     expect(balanceOf(after, 'spot', 'BTC').isZero()).toBe(true);
     expect(balanceOf(after, 'perp', 'BTC-PERP').isZero()).toBe(true);
   });
 
-  it('times out the spot leg and reverses the perp leg', async () => {
+  it('times out the spot leg, then recovery reverses the perp leg', async () => {
     const h = await harness({ faults: 'spot:BTC:timeout', hedgeTimeoutMs: 5_000 });
     const op = await putOpen(h);
     const opening = track(h.manager.open(op.id));
-    await advance(h, 5_000);
+    await giveUp(h);
     await expectRejects(opening.promise, DeltaHedgeTimeout);
+    expect(await h.store.getFill(`${op.id}pu`)).toBeNull();
+    await h.manager.recover(op.id);
     expect(await h.store.getFill(`${op.id}pu`)).toMatchObject({ side: 'buy', kind: 'perp' });
     expect((await stateOf(h, op.id)).state).toBe('rolled_back');
   });

@@ -58,6 +58,7 @@ export function claimOf(journal: Journal, event: EngineEvent): Claim {
     case 'late_fill':
       return event.reversalError ? { kind: 'alert' } : { kind: 'none' };
     case 'reconcile':
+    case 'unresolved':
       return { kind: 'alert' };
     default:
       return { kind: 'none' };
@@ -131,7 +132,9 @@ export function describeEvent(event: EngineEvent): string {
     case 'error':
       return event.message;
     case 'reconcile':
-      return event.mismatches.join('; ');
+      return event.differences.map((d) => `${d.mode} ${d.coin} ${d.leg} held ${fmt(d.heldQty)} recorded ${fmt(d.recordedQty)}`).join('; ');
+    case 'unresolved':
+      return `${event.operation.coin} ${event.operation.id}: unknown ${event.orders.map((o) => o.request.clientOrderId).join(', ')}`;
     case 'late_fill':
       return `${event.fill.clientOrderId} ${event.fill.side} ${fmt(event.fill.filledQty)}${event.reversalError ? `; undo failed: ${event.reversalError}` : '; undone'}`;
     default:

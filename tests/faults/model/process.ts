@@ -8,9 +8,11 @@ import type {
   Instrument,
   LedgerEntry,
   Operation,
+  OperationState,
   OrderRequest,
   OrderResult,
   Position,
+  SettledFundingRate,
   Ticker,
   TradingMode,
 } from '../../../src/engine/domain/types.js';
@@ -18,7 +20,7 @@ import type { Engine } from '../../../src/engine/engine.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { decode, encode } from '../../../src/engine/store/codec.js';
 import type { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import type { Store } from '../../../src/engine/store/port.js';
+import type { AdvanceResult, ModeState, Store, SwitchResult } from '../../../src/engine/store/port.js';
 import type { FaultSource, ReadFault, WriteFault } from './faults.js';
 import type { Journal } from './journal.js';
 import { VENUE_NAME, type ModelVenue } from './venue.js';
@@ -144,6 +146,10 @@ class ProcessVenue implements Exchange {
     return Promise.resolve([]);
   }
 
+  fetchFundingRateHistory(): Promise<SettledFundingRate[]> {
+    return Promise.resolve([]);
+  }
+
   private read<T>(what: string, answer: () => T): Promise<T> {
     const fault = this.wiring.faults.read();
     return this.process.io(`${what}${tag(fault)}`, () => {
@@ -196,13 +202,21 @@ class ProcessStore implements Store {
     return this.call('listPositions', () => this.inner.listPositions());
   }
 
-  putPositionAndOperation(position: Position, op: Operation): Promise<void> {
-    const [positionCopy, opCopy] = [snapshot(position), snapshot(op)];
-    return this.write(`putPositionAndOperation ${position.id} ${position.status} ${op.id} ${op.state}`, async () => {
-      await this.inner.putPositionAndOperation(positionCopy, opCopy);
-      this.journal.notePosition(positionCopy);
-      this.journal.noteOperation(opCopy);
+  advanceOperation(op: Operation, from: OperationState, options: { position?: Position; modeEpoch?: number } = {}): Promise<AdvanceResult> {
+    const [opCopy, positionCopy] = [snapshot(op), options.position ? snapshot(options.position) : undefined];
+    const what = `advanceOperation ${op.id} ${from}→${op.state}${positionCopy ? ` ${positionCopy.id} ${positionCopy.status}` : ''}`;
+    return this.write(what, async () => {
+      const result = await this.inner.advanceOperation(opCopy, from, { ...options, ...(positionCopy ? { position: positionCopy } : {}) });
+      if (result.ok) {
+        if (positionCopy) this.journal.notePosition(positionCopy);
+        this.journal.noteOperation(opCopy);
+      }
+      return result;
     });
+  }
+
+  listClosedPositionsAwaitingFunding(): Promise<Position[]> {
+    return this.call('listClosedPositionsAwaitingFunding', () => this.inner.listClosedPositionsAwaitingFunding());
   }
 
   recordFill(fill: OrderResult, entries: LedgerEntry[]): Promise<OrderResult | null> {
@@ -239,10 +253,22 @@ class ProcessStore implements Store {
     return this.call('getMode', () => this.inner.getMode());
   }
 
+  getModeState(): Promise<ModeState> {
+    return this.call('getModeState', () => this.inner.getModeState());
+  }
+
   setMode(mode: TradingMode): Promise<void> {
     return this.call(`setMode ${mode}`, async () => {
       await this.inner.setMode(mode);
       this.journal.mode = mode;
+    });
+  }
+
+  switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult> {
+    return this.call(`switchMode ${mode}`, async () => {
+      const result = await this.inner.switchMode(mode, exceptOperationId);
+      if (result.switched) this.journal.mode = mode;
+      return result;
     });
   }
 

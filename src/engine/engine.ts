@@ -434,7 +434,11 @@ export class Engine {
     return this.track(
       this.locks.withLock(lock, async () => {
         const op = await this.markConfirmed(operationId, by);
-        const place = op.kind === 'open' ? this.manager.openConfirmed(op) : this.manager.closeConfirmed(op);
+        const place = (op.kind === 'open' ? this.manager.openConfirmed(op) : this.manager.closeConfirmed(op)).catch(async (err: unknown) => {
+          // Refused before any order went out (the hedge closed meanwhile, a bad quote): say so in the record too.
+          if (op.state === 'confirmed') await this.finish(op, 'failed', err instanceof Error ? err.message : String(err), err instanceof BotError ? err.code : 'INTERNAL');
+          throw err;
+        });
         // The audit line goes out beside the first write of the placement.
         const [, position] = await Promise.all([this.audit(by, `confirm ${op.kind} ${op.coin}`, `operation ${op.id}`), place]);
         // The manager advanced `op` in place through every stored step.
@@ -453,6 +457,7 @@ export class Engine {
   private async markConfirmed(operationId: string, by: Requester): Promise<Operation> {
     const op = await this.requireOperation(operationId);
     if (op.state !== 'requested') throw new OperationStateError(this.alreadyHandled(op));
+    await this.settleEarlier(op);
     const quote = op.quote;
     if (!quote) throw new OperationStateError(`operation ${op.id} has nothing to confirm`);
     const now = this.deps.clock.nowMs();
@@ -470,6 +475,7 @@ export class Engine {
       );
     }
     const confirm = (): Promise<void> => this.storeConfirmation(op, by);
+    if (op.kind === 'close') await this.requireOpenPosition(op);
     if (op.kind !== 'open') {
       await confirm();
       return op;
@@ -484,6 +490,38 @@ export class Engine {
       await confirm();
     });
     return op;
+  }
+
+  /**
+   * Before anything new is confirmed on a coin, an earlier operation of it left unfinished (its
+   * worker died, its lock was lost, an order's outcome was unknown) is finished from the venue's
+   * answers: its orders may have acted after the records were last written. If it cannot be
+   * finished yet, the new one is refused; nothing is placed over an unknown.
+   */
+  private async settleEarlier(op: Operation): Promise<void> {
+    const earlier = (await this.deps.store.listUnfinishedOperations()).filter(
+      (o) => o.id !== op.id && o.coin === op.coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'),
+    );
+    for (const e of earlier) {
+      try {
+        const outcome = await this.manager.recoverHolding(e.id);
+        if (outcome.startsWith('already ')) continue;
+        this.events.emit({ type: 'recovery', critical: true, operation: (await this.deps.store.getOperation(e.id)) ?? e, outcome });
+      } catch (err) {
+        throw new OperationStateError(
+          `an earlier ${e.kind} of ${op.coin} (op ${e.id}) is unfinished and could not be finished yet (${err instanceof Error ? err.message : String(err)}); nothing was placed, try again after the next delta check`,
+        );
+      }
+    }
+  }
+
+  /** A close is confirmed only while its hedge is still open (another close may have finished it). */
+  private async requireOpenPosition(op: Operation): Promise<void> {
+    const position = op.positionId ? await this.deps.store.getPosition(op.positionId) : null;
+    if (position?.status === 'open') return;
+    const message = `hedge ${op.positionId ?? '?'} of ${op.coin} is no longer open; nothing was placed`;
+    await this.finish(op, 'failed', message, 'NOT_OPEN');
+    throw new OperationStateError(message);
   }
 
   /** requested → confirmed, refused when the mode switched since the preview (the preview then expires). */
@@ -783,7 +821,7 @@ export class Engine {
   /** Operations still placing with no one working on them (an unknown order outcome, a lost worker): finished from the venue's answers. */
   private async resumeUnfinished(): Promise<void> {
     for (const op of await this.deps.store.listUnfinishedOperations()) {
-      if (op.state !== 'placing') continue;
+      if (op.state !== 'placing' && op.state !== 'confirmed') continue;
       try {
         const outcome = await this.track(this.manager.recover(op.id));
         if (outcome.startsWith('already ')) continue;
@@ -1013,10 +1051,13 @@ export class Engine {
     selfId?: string,
   ): Promise<{ spotPrice: Decimal; perpPrice: Decimal; qty: Decimal }> {
     const paper = this.executors.paper;
-    const [modeNow, open, unfinished, halt, paperBalances] = await Promise.all([
+    // Unfinished operations before open positions: an open that finishes between the two reads is
+    // then counted twice (refused, safe), never missed.
+    const unfinishedRead = this.deps.store.listUnfinishedOperations();
+    const [modeNow, unfinished, open, halt, paperBalances] = await Promise.all([
       mode,
-      this.deps.store.listOpenPositions(),
-      this.deps.store.listUnfinishedOperations(),
+      unfinishedRead,
+      unfinishedRead.then(() => this.deps.store.listOpenPositions()),
       this.readHalt(),
       paper ? paper.balances() : null,
       prices,
@@ -1026,6 +1067,7 @@ export class Engine {
     if (halted.length > 0) throw haltedError(pair.coin, halted);
     const reserved = unfinished
       .filter((o) => o.id !== selfId && o.kind === 'open' && (o.state === 'confirmed' || o.state === 'placing'))
+      .filter((o) => !open.some((p) => p.openOperationId === o.id))
       .map((o) => ({ coin: o.coin, notionalUsd: o.notionalUsd ?? ZERO }));
     this.risk.checkOpen({ pair, notionalUsd, openPositions: open, reserved, balances });
     const spotPrice = this.tickers.get(pair.spot.symbol).last;

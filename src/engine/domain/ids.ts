@@ -19,7 +19,7 @@ export function newPositionId(nowMs: number): string {
 }
 
 /** The purpose of an order within an operation; part of its client order id. */
-export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo' | 'spotlate' | 'perplate';
+export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo' | 'spotrec' | 'perprec' | 'spotlate' | 'perplate';
 
 const PURPOSE_CODE: Record<OrderPurpose, string> = {
   spot: 's',
@@ -28,6 +28,8 @@ const PURPOSE_CODE: Record<OrderPurpose, string> = {
   perpfix: 'pf',
   spotundo: 'su',
   perpundo: 'pu',
+  spotrec: 'sr',
+  perprec: 'pr',
   spotlate: 'sl',
   perplate: 'pl',
 };

@@ -156,7 +156,12 @@ export class PositionManager {
    */
   async recover(operationId: string): Promise<string> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(coinLock(first.coin), async () => {
+    return this.deps.locks.withLock(coinLock(first.coin), () => this.recoverHolding(operationId));
+  }
+
+  /** `recover` for a caller that already holds the operation's coin lock. */
+  async recoverHolding(operationId: string): Promise<string> {
+    {
       const op = await this.loadOperation(operationId);
       if (op.state === 'requested') {
         await this.transition(op, 'expired', 'the bot restarted before it was confirmed');
@@ -168,14 +173,14 @@ export class PositionManager {
       }
       if (op.state !== 'placing') return `already ${op.state}`;
       return op.kind === 'close' ? this.recoverClose(op) : this.recoverOpen(op);
-    });
+    }
   }
 
   private async recoverOpen(op: Operation): Promise<string> {
     const pair = this.deps.instruments.pair(op.coin);
     const executor = this.deps.executors(op.mode);
-    const spotNet = await this.netFilled(executor, op, pair.spot, ['spot'], ['spotfix', 'spotundo']);
-    const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo']);
+    const spotNet = await this.netFilled(executor, op, pair.spot, ['spot'], ['spotfix', 'spotundo', 'spotrec']);
+    const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo', 'perprec']);
     const qty = op.quote?.qty ?? ZERO;
     await this.watchMissing(op, pair.spot, 'buy', qty, ['spot'], spotNet.first ? [spotNet.first] : []);
     await this.watchMissing(op, pair.perp, 'sell', qty, ['perp'], perpNet.first ? [perpNet.first] : []);
@@ -187,13 +192,19 @@ export class PositionManager {
       return `both legs had filled; position ${position.id} is open`;
     }
     const reversals: string[] = [];
-    for (const [leg, net, instrument, side] of [
-      ['spot', spotNet.net, pair.spot, 'sell'],
-      ['perp', perpNet.net, pair.perp, 'buy'],
+    for (const [leg, net, instrument, side, removed] of [
+      ['spot', spotNet.net, pair.spot, 'sell', spotNet.removed],
+      ['perp', perpNet.net, pair.perp, 'buy', perpNet.removed],
     ] as const) {
       const undoQty = closable(net, instrument);
       if (undoQty.lte(0)) continue;
-      const undo = await this.send(op, executor, `${leg}undo`, instrument, side, undoQty);
+      // A client id already used (the run before the crash sent its undo) is never sent again: it would get that fill back.
+      const purpose = ([`${leg}undo`, `${leg}rec`] as const).find((p) => !removed.some((f) => f.clientOrderId === clientOrderId(op.id, p)));
+      if (!purpose) {
+        await this.transition(op, 'failed', `could not reverse the ${leg} leg: both undo orders were used`, 'RECOVERY_FAILED');
+        throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) is still held after two undo orders; close it by hand`);
+      }
+      const undo = await this.send(op, executor, purpose, instrument, side, undoQty);
       this.requireKnown(op, undo);
       if (!undo.fill || !filledQty(undo).eq(undoQty)) {
         await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');

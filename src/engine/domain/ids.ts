@@ -34,6 +34,9 @@ const PURPOSE_CODE: Record<OrderPurpose, string> = {
   perplate: 'pl',
 };
 
+/** Every purpose an order of an operation can have. */
+export const ORDER_PURPOSES = Object.keys(PURPOSE_CODE) as OrderPurpose[];
+
 /** Deterministic: the same operation and purpose always give the same client order id. */
 export function clientOrderId(operationId: string, purpose: OrderPurpose): string {
   return `${operationId}${PURPOSE_CODE[purpose]}`;

@@ -72,9 +72,9 @@ export function compareHoldingsOfCoin(args: {
   return differences;
 }
 
-/** A stable key of a difference, so the same one is alerted once. */
+/** A stable key of a difference, so the same one is alerted once; a change of either side is a new one. */
 export function differenceKey(d: HoldingDifference): string {
-  return `${d.mode}:${d.coin}:${d.leg}:${d.differenceQty.toString()}`;
+  return `${d.mode}:${d.coin}:${d.leg}:${d.heldQty.toString()}:${d.recordedQty.toString()}`;
 }
 
 /** Adds `qty` of a leg to a coin's offset (a close's dust, an accepted difference). */

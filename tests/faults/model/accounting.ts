@@ -1,9 +1,10 @@
 import { ZERO, type Decimal } from '../../../src/engine/domain/decimal.js';
 import type { EngineEvent } from '../../../src/engine/events.js';
+import { ORDER_PURPOSES, clientOrderId } from '../../../src/engine/domain/ids.js';
 import type { VenueFill } from './venue.js';
 
 /** Client order id codes after the operation id (src/engine/domain/ids.ts). */
-const PURPOSE_CODES = new Set(['s', 'p', 'sf', 'pf', 'su', 'pu', 'sl', 'pl']);
+const PURPOSE_CODES = new Set(ORDER_PURPOSES.map((purpose) => clientOrderId('', purpose)));
 
 export function belongsTo(clientOrderId: string, operationId: string): boolean {
   return clientOrderId.startsWith(operationId) && PURPOSE_CODES.has(clientOrderId.slice(operationId.length));

@@ -575,7 +575,7 @@ export class Engine {
     const balances = balancesByMode.get(this.mode) ?? (await this.executor(this.mode).balances());
     const views = open.map((p) => this.positionView(p, funding, checked[p.id], balancesByMode.get(p.mode)?.liquidationPrices));
     const unaccounted: HoldingDifference[] = [];
-    const busy = busyCoins(unfinished);
+    const busy = busyCoins(unfinished, this.deps.clock.nowMs());
     for (const [mode, held] of balancesByMode) {
       const ofMode = open.filter((p) => p.mode === mode);
       const offsets = this.offsetsOf(positions, mode, accepted);
@@ -837,7 +837,7 @@ export class Engine {
     const [positions, halt, unfinished] = await Promise.all([this.deps.store.listPositions(), this.readHalt(), this.deps.store.listUnfinishedOperations()]);
     // A coin with an operation still placing is that operation's to settle (its UNFINISHED alert
     // said what is known): its holdings are compared once it has finished.
-    const busy = busyCoins(unfinished);
+    const busy = busyCoins(unfinished, this.deps.clock.nowMs());
     const modes = new Set<TradingMode>([this.mode]);
     for (const p of positions) if (p.status === 'open') modes.add(p.mode);
     for (const d of halt.differences) modes.add(d.mode);
@@ -872,7 +872,7 @@ export class Engine {
   private async settleCoin(mode: TradingMode, coin: string, act: boolean, accepted: Record<string, HoldingOffsets>): Promise<{ delta: DeltaStatus | null; differences: HoldingDifference[] }> {
     const executor = this.executor(mode);
     const [positions, unfinished] = await Promise.all([this.deps.store.listPositions(), this.deps.store.listUnfinishedOperations()]);
-    if (busyCoins(unfinished).has(coin)) return { delta: null, differences: [] };
+    if (busyCoins(unfinished, this.deps.clock.nowMs()).has(coin)) return { delta: null, differences: [] };
     const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
     const offsets = this.offsetsOf(positions, mode, accepted);
     const found = this.compareCoin(mode, coin, await executor.balances(), open, offsets);
@@ -1245,9 +1245,16 @@ function haltedError(coin: string, differences: readonly HoldingDifference[]): R
   return new RiskLimitError('TRADING_HALTED', `new opens of ${coin} wait until the venue matches the records or an admin checks it and sends /resume (${legs})`);
 }
 
-/** Coins with an operation confirmed and not finished: their holdings are in the middle of changing. */
-function busyCoins(unfinished: readonly Operation[]): Set<string> {
-  return new Set(unfinished.filter((o) => o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing')).map((o) => o.coin));
+/**
+ * How long an unfinished operation keeps surveillance off its coin. Past it (the venue still has not
+ * answered), what the coin holds beyond the records is alerted like any other difference.
+ */
+const UNFINISHED_GRACE_MS = 120_000;
+
+/** Coins with an operation confirmed, not finished and recently moved: their holdings are in the middle of changing. */
+function busyCoins(unfinished: readonly Operation[], nowMs: number): Set<string> {
+  const busy = unfinished.filter((o) => o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing') && nowMs - o.updatedAtMs < UNFINISHED_GRACE_MS);
+  return new Set(busy.map((o) => o.coin));
 }
 
 function notFlat(mode: TradingMode, openPositions: number, busyOperations: number): ModeChangeError {

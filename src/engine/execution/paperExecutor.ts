@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { Decimal } from '../domain/decimal.js';
+import { OrderRejectedError, asBotError } from '../domain/errors.js';
 import type { LedgerEntry, OrderRequest, OrderResult } from '../domain/types.js';
 import { LATE_FAULT_DELAY_MS, buildsLeg, type FaultKind, type FaultPlan } from '../exchange/faults.js';
 import { FaultedOrders } from '../exchange/faultedOrders.js';
@@ -50,7 +51,9 @@ export class PaperExecutor implements Executor {
     } catch (err) {
       const done = await earlier();
       if (done) return done;
-      throw err;
+      // No price to fill at: nothing happened, a refusal to try again later.
+      const cause = asBotError(err);
+      throw new OrderRejectedError(`${request.kind} ${request.side} ${request.qty.toString()} ${request.symbol} not filled: ${cause.message}`, { cause, code: cause.code, reaction: 'retry' });
     }
     if (this.deps.legLatencyMs > 0) await clock.sleep(this.deps.legLatencyMs);
     const fault = faults.faultFor(request.kind, request.coin);

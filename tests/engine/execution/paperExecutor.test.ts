@@ -154,14 +154,17 @@ describe('PaperExecutor', () => {
 
     await clock.advance(60_001);
     expect(await executor.execute(order('r1s', 'ETH', 'spot', 'buy', '1'))).toEqual(first);
-    await expect(executor.execute(order('r4s', 'ETH', 'spot', 'buy', '1'))).rejects.toThrow(PriceUnavailableError);
+    // Refused, not unknown: with no price nothing filled. The code says why.
+    await expect(executor.execute(order('r4s', 'ETH', 'spot', 'buy', '1'))).rejects.toThrow(OrderRejectedError);
+    await expect(executor.execute(order('r4s', 'ETH', 'spot', 'buy', '1'))).rejects.toMatchObject({ code: 'PRICE_UNAVAILABLE', reaction: 'retry' });
     expect(linesOf(await store.listLedger(), 'r1s')).toHaveLength(3);
   });
 
   it('refuses to fill on a stale price and records nothing', async () => {
     const { executor, store, clock } = await paper();
     await clock.advance(60_001);
-    await expect(executor.execute(order('s1s', 'BTC', 'spot', 'buy', '0.01'))).rejects.toThrow(PriceUnavailableError);
+    await expect(executor.execute(order('s1s', 'BTC', 'spot', 'buy', '0.01'))).rejects.toThrow(OrderRejectedError);
+    await expect(executor.execute(order('s1s', 'BTC', 'spot', 'buy', '0.01'))).rejects.toMatchObject({ cause: expect.any(PriceUnavailableError) });
     expect(await store.getFill('s1s')).toBeNull();
     expect(linesOf(await store.listLedger(), 's1s')).toHaveLength(0);
   });

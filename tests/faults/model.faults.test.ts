@@ -3,30 +3,7 @@
  * generated commands started without awaiting, every venue and store call released in an order
  * fast-check's scheduler picks, faults on every call, crashes and restarts.
  *
- * THE INVARIANT, checked after every run once it is settled (faults off, every pending call let
- * through, the clock moved past every timeout, every late or stale order filled, dead processes
- * replaced and recovered, then one delta check and one reconciliation):
- *
- * 1. For every coin and mode, what is held — at the venue for live (spot coin balance, perp
- *    position), in the paper ledger for paper — equals what the records say (the open positions'
- *    legs, plus dust the closed ones left), or a critical alert naming that coin and the
- *    differing quantity was emitted after the last change to the coin's holdings or records.
- *    Alerts that say "all is well" (a rollback, drift close or recovery that reports itself done)
- *    do not count, nor does anything a dead process said.
- * 2. No client order id filled twice.
- * 3. Live: the live ledger summed per coin leg equals what the venue holds (every fill recorded
- *    once). Paper: no fill booked twice (positions against the ledger is rule 1).
- * 4. Every message says what really happened, checked the moment it is emitted against the
- *    venue as it is then: `opened` — the operation's fills hold exactly the position's legs;
- *    `closed` — the position's operations left nothing of the coin (under one lot step), and the
- *    realised PnL is the cash those orders moved; a rollback, drift close or recovery that reports
- *    success — its operations left nothing; a late-fill undo that reports success — it undid
- *    the late fill; an open that succeeded kept the open hedges within maxOpenPositions and
- *    maxTotalExposureUsd.
- * 5. A Cancel that resolved without error: no order of that operation ever filled.
- * 6. An open's legs go out only in the mode that is current when they go out (a preview made
- *    before a mode switch never trades in the old mode).
- * 7. Work started on a process that stayed alive finished.
+ * THE INVARIANT is INVARIANT in ./model/invariant.ts (also printed in docs/RELIABILITY.md).
  *
  * Run: npx vitest run --project faults tests/faults/model.faults.test.ts [-t "<scenario>"].
  * MODEL_RUNS sets the runs per scenario; MODEL_SEED=<seed> replays a reported failure (and its
@@ -35,6 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, it, vi } from 'vitest';
+import { INVARIANT } from './model/invariant.js';
 import { scenarioProperty, SCENARIOS } from './model/scenarios.js';
 import { recordOutcome } from './support/outcomes.js';
 
@@ -75,6 +53,7 @@ describe('model-based runs: a hedge is whole, or the team is told loudly', () =>
           ? `invariant violated after ${details.numRuns} run(s) (MODEL_SEED=${details.seed}; ${details.numShrinks} shrinks, ${totals.runs} runs with shrinking, ${totals.steps} commands, ${seconds} s): ${violation ?? 'see the test output'}`
           : `${details.numRuns} runs, ${totals.steps} commands, ${seconds} s: the invariant held${details.interrupted ? ' (stopped at the time limit)' : ''}`,
         passed: !details.failed,
+        note: INVARIANT,
       });
       if (details.failed) {
         const report = fc.defaultReportMessage(details) ?? 'the invariant was violated';

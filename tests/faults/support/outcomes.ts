@@ -11,6 +11,8 @@ export interface FaultOutcome {
   tries: number;
   outcome: string;
   passed: boolean;
+  /** Paragraphs printed under the group's heading (the first outcome of a group that has them wins). */
+  note?: readonly string[];
 }
 
 /** Records what one fault did, for docs/RELIABILITY.md (written when the suite ends). */

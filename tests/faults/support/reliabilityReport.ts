@@ -27,7 +27,10 @@ export default function setup(): () => void {
       '',
     ];
     for (const group of groups) {
-      lines.push(`## ${group}`, '', '| fault | tries | outcome | result |', '|---|---|---|---|');
+      lines.push(`## ${group}`, '');
+      const note = outcomes.find((o) => o.group === group && o.note)?.note;
+      if (note) lines.push(...note.flatMap((paragraph) => [paragraph, '']));
+      lines.push('| fault | tries | outcome | result |', '|---|---|---|---|');
       for (const o of outcomes.filter((x) => x.group === group)) {
         lines.push(`| ${o.fault} | ${o.tries} | ${o.outcome.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${o.passed ? 'pass' : '**FAIL**'} |`);
       }

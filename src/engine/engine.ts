@@ -955,11 +955,6 @@ export class Engine {
     return { atMs: stored?.atMs ?? 0, differences: stored?.differences ?? [] };
   }
 
-  /** What the venue holds that the records do not account for, and whose coins' opens wait; empty when all match. */
-  async haltedDifferences(): Promise<HoldingDifference[]> {
-    return (await this.readHalt()).differences;
-  }
-
   /** Why new opens are halted, or null when none is. */
   async haltReason(): Promise<string | null> {
     const { differences } = await this.readHalt();

@@ -147,7 +147,8 @@ export class TelegramFront {
 
   private user(from: { id: number; first_name: string; last_name?: string; username?: string }): ChatUser {
     const name = from.username ? `@${from.username}` : [from.first_name, from.last_name].filter(Boolean).join(' ');
-    return { userId: String(from.id), name: name.slice(0, 64) };
+    // Cut by code points, never inside an emoji: half a surrogate pair is text no JSON reader should meet.
+    return { userId: String(from.id), name: Array.from(name).slice(0, 64).join('') };
   }
 
   private classify(err: unknown): SendOutcome {

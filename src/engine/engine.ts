@@ -727,6 +727,7 @@ export class Engine {
   private async switchTo(mode: TradingMode, by: Requester, selfId: string): Promise<void> {
     const from = this.mode;
     const result = await this.deps.store.switchMode(mode, selfId);
+    if (!result.switched && 'lost' in result) throw new OperationStateError(`the switch to ${mode} (op ${selfId}) was cancelled or failed meanwhile; the mode was not changed`);
     if (!result.switched) throw notFlat(mode, result.openPositions, result.busyOperations);
     this.mode = mode;
     this.modeEpoch = result.epoch;
@@ -821,7 +822,8 @@ export class Engine {
   /** Operations still placing with no one working on them (an unknown order outcome, a lost worker): finished from the venue's answers. */
   private async resumeUnfinished(): Promise<void> {
     for (const op of await this.deps.store.listUnfinishedOperations()) {
-      if (op.state !== 'placing' && op.state !== 'confirmed') continue;
+      // A mode change is the mode lock's business (its confirm holds it), never a coin's recovery.
+      if (op.kind === 'mode' || (op.state !== 'placing' && op.state !== 'confirmed')) continue;
       try {
         const outcome = await this.track(this.manager.recover(op.id));
         if (outcome.startsWith('already ')) continue;
@@ -871,13 +873,19 @@ export class Engine {
   /** One coin under its lock, from a fresh read: a hedge whose legs drifted apart is closed; what still differs is returned. */
   private async settleCoin(mode: TradingMode, coin: string, act: boolean, accepted: Record<string, HoldingOffsets>): Promise<{ delta: DeltaStatus | null; differences: HoldingDifference[] }> {
     const executor = this.executor(mode);
-    const [positions, unfinished] = await Promise.all([this.deps.store.listPositions(), this.deps.store.listUnfinishedOperations()]);
+    let unfinished = await this.deps.store.listUnfinishedOperations();
     if (busyCoins(unfinished, this.deps.clock.nowMs()).has(coin)) return { delta: null, differences: [] };
+    // An older unfinished operation of the coin is finished first; while one stays unfinished,
+    // nothing is closed over it (its orders may still be counted), only reported.
+    const stuck = (): Operation[] => unfinished.filter((o) => o.coin === coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'));
+    for (const o of stuck()) await this.manager.recoverHolding(o.id).catch(() => undefined);
+    unfinished = await this.deps.store.listUnfinishedOperations();
+    const positions = await this.deps.store.listPositions();
     const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
     const offsets = this.offsetsOf(positions, mode, accepted);
     const found = this.compareCoin(mode, coin, await executor.balances(), open, offsets);
     const position = open.find((p) => p.coin === coin);
-    if (!act || !position || !found.delta || found.delta.withinTolerance) return found;
+    if (!act || !position || !found.delta || found.delta.withinTolerance || stuck().length > 0) return found;
     const { delta } = found;
     const system: Requester = { userId: 'system', name: 'delta-check', chatId: 'system' };
     const op: Operation = { ...this.newOperation('close', coin, system, { positionId: position.id }), mode };

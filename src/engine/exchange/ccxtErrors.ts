@@ -104,9 +104,11 @@ const RULES: readonly Rule[] = [
   { ccxt: 'RequestTimeout', placeOrder: 'unknown', other: { code: 'VENUE_TIMEOUT', reaction: 'retry', label: 'no answer in time' } },
   { ccxt: 'NetworkError', placeOrder: 'unknown', other: { code: 'VENUE_NETWORK', reaction: 'retry', label: 'network error' } },
   { ccxt: 'BadResponse', placeOrder: 'unknown', other: { code: 'VENUE_BAD_RESPONSE', reaction: 'retry', label: 'unreadable answer' } },
-  { ccxt: 'BadRequest', placeOrder: { code: 'VENUE_BAD_REQUEST', reaction: 'alert', label: 'request refused' }, other: { code: 'VENUE_BAD_REQUEST', reaction: 'alert', label: 'request refused' } },
+  // ccxt files codes it does not know, server-side timeouts (bybit 5004, 10016) and "request is
+  // duplicate" (bybit 10014) under these broad classes: on an order they prove nothing was placed.
+  { ccxt: 'BadRequest', placeOrder: 'unknown', other: { code: 'VENUE_BAD_REQUEST', reaction: 'alert', label: 'request refused' } },
   { ccxt: 'NotSupported', placeOrder: { code: VENUE_UNSUPPORTED, reaction: 'alert', label: 'not supported' }, other: { code: VENUE_UNSUPPORTED, reaction: 'alert', label: 'not supported' } },
-  { ccxt: 'ExchangeError', placeOrder: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' }, other: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' } },
+  { ccxt: 'ExchangeError', placeOrder: 'unknown', other: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' } },
   { ccxt: 'BaseError', placeOrder: 'unknown', other: { code: 'VENUE_ERROR', reaction: 'alert', label: 'error' } },
 ];
 

@@ -252,8 +252,10 @@ export class CcxtExchange implements Exchange {
     } catch (err) {
       // The venue already has this client id: an earlier attempt got through. Report that order.
       if (isCcxtError(err, 'DuplicateOrderId')) {
-        const earlier = await this.fetchOrderByClientId(request.symbol, request.clientOrderId);
+        const earlier = await this.fetchOrderByClientId(request.symbol, request.clientOrderId).catch(() => null);
         if (earlier) return earlier;
+        // The venue has an order under this id and it could not be read: unknown, never refused.
+        throw new OrderTimeoutError(`${venue.id} ${what}: the venue already has order ${cid} but it could not be read; look it up`, { cause: err });
       }
       throw mapCcxtError(err, { venue: venue.id, action: 'placeOrder', what, secrets: this.secrets });
     }

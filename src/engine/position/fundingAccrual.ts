@@ -6,7 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Exchange } from '../exchange/port.js';
 import type { TickerService } from '../market/tickerService.js';
 import type { Store } from '../store/port.js';
-import { coinLock, type Locks } from './locks.js';
+import { assertLocksHeld, coinLock, type Locks } from './locks.js';
 
 const HOUR_MS = 3_600_000;
 /** A settled rate or prediction stamped this close to a funding time is that time's (a venue may stamp a moment after). */
@@ -103,6 +103,7 @@ export class FundingAccrual {
       const due = fundingTimesDue(current, intervalMsOf(rate), now);
       const closed = current.status === 'closed';
       if (closed && due.length === 0) {
+        assertLocksHeld();
         await this.deps.store.putPosition({ ...current, fundingComplete: true });
         return 0;
       }
@@ -158,6 +159,8 @@ export class FundingAccrual {
     ]);
     // The last funding time a closed position held leaves nothing more to book for it.
     const updated: Position = { ...position, lastFundingMs: fundingTimeMs, ...(last ? { fundingComplete: true } : {}) };
+    // Written over the position read under the coin lock: not once the lock is lost (a close elsewhere may have moved on).
+    assertLocksHeld();
     await this.deps.store.putPosition(updated);
     if (written) {
       this.deps.events.emit({ type: 'funding', critical: false, position: updated, rate, amountUsd, fundingTimeMs });

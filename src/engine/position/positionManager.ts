@@ -184,6 +184,7 @@ export class PositionManager {
     const qty = op.quote?.qty ?? ZERO;
     await this.watchMissing(op, pair.spot, 'buy', qty, ['spot'], spotNet.first ? [spotNet.first] : []);
     await this.watchMissing(op, pair.perp, 'sell', qty, ['perp'], perpNet.first ? [perpNet.first] : []);
+    await this.unwatch([...spotNet.removed, ...perpNet.removed].map((f) => f.clientOrderId));
     const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
     if (spotNet.net.gt(0) && perpNet.net.gt(0) && delta.withinTolerance && spotNet.first && perpNet.first) {
       const spotEntry = netted(spotNet.first, spotNet.removed, spotNet.net);
@@ -224,11 +225,15 @@ export class PositionManager {
     const position = await this.loadOpenPosition(op);
     const executor = this.deps.executors(position.mode);
     const pair = this.deps.instruments.pair(op.coin);
-    const spotFills = await this.lookupAll(executor, op, position.spotLeg.symbol, ['spot', 'spotfix']);
-    const perpFills = await this.lookupAll(executor, op, position.perpLeg.symbol, ['perp', 'perpfix']);
-    await this.watchMissing(op, pair.spot, 'sell', position.spotLeg.qty, ['spot', 'spotfix'], spotFills);
-    await this.watchMissing(op, pair.perp, 'buy', position.perpLeg.qty, ['perp', 'perpfix'], perpFills);
-    const closed = await this.runClose(op, position, executor, spotFills, perpFills);
+    const spotFills = await this.lookupAll(executor, op, position.spotLeg.symbol, ['spot', 'spotfix', 'spotrec']);
+    const perpFills = await this.lookupAll(executor, op, position.perpLeg.symbol, ['perp', 'perpfix', 'perprec']);
+    const watched = new Set([
+      ...(await this.watchMissing(op, pair.spot, 'sell', position.spotLeg.qty, ['spot', 'spotfix'], spotFills)),
+      ...(await this.watchMissing(op, pair.perp, 'buy', position.perpLeg.qty, ['perp', 'perpfix'], perpFills)),
+      // Never sent again either: a fill of one of these is counted, not repeated.
+      ...[...spotFills, ...perpFills].map((f) => f.clientOrderId),
+    ]);
+    const closed = await this.runClose(op, position, executor, spotFills, perpFills, watched);
     return `close finished; position ${closed.id} is closed`;
   }
 
@@ -363,17 +368,25 @@ export class PositionManager {
     return { instrument: request.kind === 'spot' ? pair.spot : pair.perp, side: request.side === 'buy' ? 'sell' : 'buy' };
   }
 
+  /**
+   * Closes both legs, each with a second attempt. `watched` (recovery) are client ids that may
+   * have been sent and are watched for a late fill: they are never sent again (the sweep would take
+   * that fill back), so recovery closes the rest with the purposes still unused, its own last.
+   */
   private async runClose(
     op: Operation,
     position: Position,
     executor: Executor,
     spotFills: OrderResult[],
     perpFills: OrderResult[],
+    watched: ReadonlySet<string> = new Set(),
   ): Promise<Position> {
     const pair = this.deps.instruments.pair(op.coin);
+    const attempts = (purposes: readonly OrderPurpose[], last: OrderPurpose): OrderPurpose[] =>
+      watched.size === 0 ? [...purposes] : [...purposes, last].filter((p) => !watched.has(clientOrderId(op.id, p)));
     const legs = [
-      { leg: position.spotLeg, instrument: pair.spot, side: 'sell' as const, fills: spotFills, purposes: ['spot', 'spotfix'] as const },
-      { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: ['perp', 'perpfix'] as const },
+      { leg: position.spotLeg, instrument: pair.spot, side: 'sell' as const, fills: spotFills, purposes: attempts(['spot', 'spotfix'], 'spotrec') },
+      { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: attempts(['perp', 'perpfix'], 'perprec') },
     ];
     const failures: string[] = [];
     const unresolved: LegOutcome[] = [];
@@ -477,11 +490,26 @@ export class PositionManager {
    * find are watched: if one was sent and fills late after all, `sweepLateFills` undoes it, since
    * the operation went on as if it had not filled.
    */
-  private async watchMissing(op: Operation, instrument: Instrument, side: Side, qty: Decimal, purposes: readonly OrderPurpose[], found: readonly OrderResult[]): Promise<void> {
+  private async watchMissing(op: Operation, instrument: Instrument, side: Side, qty: Decimal, purposes: readonly OrderPurpose[], found: readonly OrderResult[]): Promise<string[]> {
+    const missing: string[] = [];
     for (const purpose of purposes) {
       const request = this.order(op, purpose, instrument, side, qty);
-      if (WATCHED_PURPOSES.has(purpose) && !found.some((f) => f.clientOrderId === request.clientOrderId)) await this.watch(op, request);
+      if (found.some((f) => f.clientOrderId === request.clientOrderId)) continue;
+      missing.push(request.clientOrderId);
+      if (WATCHED_PURPOSES.has(purpose)) await this.watch(op, request);
     }
+    // Found now, so counted by this recovery: an earlier recovery's watch of it would undo it a second time.
+    await this.unwatch(found.map((f) => f.clientOrderId));
+    return missing;
+  }
+
+  private async unwatch(clientOrderIds: readonly string[]): Promise<void> {
+    if (clientOrderIds.length === 0) return;
+    await this.deps.locks.withLock(WATCH_LOCK, async () => {
+      const list = (await this.deps.store.getValue<WatchedOrder[]>(WATCH_KEY)) ?? [];
+      const kept = list.filter((w) => !clientOrderIds.includes(w.request.clientOrderId));
+      if (kept.length !== list.length) await this.deps.store.putValue(WATCH_KEY, kept);
+    });
   }
 
   /**

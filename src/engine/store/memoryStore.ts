@@ -125,6 +125,7 @@ export class MemoryStore implements Store {
   }
 
   async switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult> {
+    if (exceptOperationId !== '' && readOne<Operation>(this.operations, exceptOperationId)?.state !== 'confirmed') return { switched: false, lost: true };
     const openPositions = readAll<Position>(this.positions).filter((p) => p.status === 'open').length;
     const busyOperations = readAll<Operation>(this.operations).filter(
       (op) => op.id !== exceptOperationId && !FINISHED_STATES.has(op.state) && op.state !== 'requested',

@@ -32,10 +32,20 @@ export class OperationBook {
       ...(options.modeEpoch !== undefined ? { modeEpoch: options.modeEpoch } : {}),
     });
     if (stored.ok) return;
+    // A reply lost after the write landed: the client's retry finds its own step already stored.
+    if (stored.reason === 'state' && stored.current === state && (await this.alreadyStored(op))) return;
     if (stored.reason === 'mode') {
       throw new ModeChangeError(`the trading mode was switched after this ${op.kind} was previewed in ${op.mode} mode; nothing was placed, send the command again`);
     }
     const now = stored.current ? describeState(stored.current) : 'gone from the store';
     throw new OperationStateError(`operation ${op.id} (${op.kind} ${op.coin}) is ${now}; it was not changed again`);
+  }
+
+  /** The stored record ends with the very step `op` ends with. */
+  private async alreadyStored(op: Operation): Promise<boolean> {
+    const stored = await this.store.getOperation(op.id);
+    const mine = op.steps[op.steps.length - 1];
+    const theirs = stored?.steps[stored.steps.length - 1];
+    return stored !== null && stored.steps.length === op.steps.length && mine !== undefined && theirs?.atMs === mine.atMs && theirs.note === mine.note;
   }
 }

@@ -19,7 +19,11 @@ export type AdvanceResult =
   | { ok: false; reason: 'state'; current: OperationState | null }
   | { ok: false; reason: 'mode'; epoch: number };
 
-export type SwitchResult = { switched: true; epoch: number } | { switched: false; openPositions: number; busyOperations: number };
+export type SwitchResult =
+  | { switched: true; epoch: number }
+  | { switched: false; openPositions: number; busyOperations: number }
+  /** The switch's own operation is no longer confirmed (cancelled, failed by someone else). */
+  | { switched: false; lost: true };
 
 /** Audit entries every store keeps; older ones are dropped. */
 export const AUDIT_LIMIT = 10_000;
@@ -80,8 +84,9 @@ export interface Store {
   setMode(mode: TradingMode): Promise<void>;
   /**
    * Switches the mode in one atomic step only when flat: no open position of any mode and no
-   * unfinished operation past its preview (other than `exceptOperationId`, the switch itself).
-   * Previews stay stored, but the epoch moves on, so none of them can be confirmed any more.
+   * unfinished operation past its preview (other than `exceptOperationId`, the switch itself, which
+   * must then still be confirmed). Previews stay stored, but the epoch moves on, so none of them can
+   * be confirmed any more.
    */
   switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult>;
 

@@ -53,21 +53,35 @@ end
 return texts
 `;
 
+// An operation's state, from the states hash beside the records (no JSON decoding in Lua: a
+// record can hold text cjson refuses, such as a name cut inside an emoji). Records written before
+// the hash existed are decoded, and one that cannot be decoded has no state.
+const STATE_OF_LUA = `
+local function stateOf(states, records, id)
+  local state = redis.call('HGET', states, id)
+  if state then return state end
+  local text = redis.call('HGET', records, id)
+  if not text then return '' end
+  local ok, record = pcall(cjson.decode, text)
+  if ok and type(record) == 'table' and type(record.state) == 'string' then return record.state end
+  return ''
+end
+`;
+
 // Compare-and-set of an operation (and, with a position id, the position in the same step).
 // KEYS: operations, unfinished index, mode epoch, positions, all-positions index, open index,
-//       closed-awaiting-funding index.
+//       closed-awaiting-funding index, operation states.
 // ARGV: id, expected state, operation, finished (1/0), created at, expected epoch ('' = any),
-//       position id ('' = none), position, opened at, position's index (open/awaiting/done).
-const ADVANCE_OPERATION_LUA = `
-local text = redis.call('HGET', KEYS[1], ARGV[1])
-local current = ''
-if text then current = cjson.decode(text).state end
+//       position id ('' = none), position, opened at, position's index (open/awaiting/done), new state.
+const ADVANCE_OPERATION_LUA = `${STATE_OF_LUA}
+local current = stateOf(KEYS[8], KEYS[1], ARGV[1])
 if current ~= ARGV[2] then return {'state', current} end
 if ARGV[6] ~= '' then
   local epoch = redis.call('GET', KEYS[3]) or '0'
   if epoch ~= ARGV[6] then return {'mode', epoch} end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[8], ARGV[1], ARGV[11])
 if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
@@ -79,15 +93,13 @@ return {'ok'}
 `;
 
 // Switches the mode only when flat. KEYS: open positions index, unfinished index, operations,
-// mode, mode epoch. ARGV: mode, the switch's own operation id.
-const SWITCH_MODE_LUA = `
+// mode, mode epoch, operation states. ARGV: mode, the switch's own operation id ('' = none).
+const SWITCH_MODE_LUA = `${STATE_OF_LUA}
+if ARGV[2] ~= '' and stateOf(KEYS[6], KEYS[3], ARGV[2]) ~= 'confirmed' then return {-1, 0, 0} end
 local open = redis.call('ZCARD', KEYS[1])
 local busy = 0
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if id ~= ARGV[2] then
-    local text = redis.call('HGET', KEYS[3], id)
-    if text and cjson.decode(text).state ~= 'requested' then busy = busy + 1 end
-  end
+  if id ~= ARGV[2] and stateOf(KEYS[6], KEYS[3], id) ~= 'requested' then busy = busy + 1 end
 end
 if open > 0 or busy > 0 then return {0, open, busy} end
 redis.call('SET', KEYS[4], ARGV[1])
@@ -120,8 +132,8 @@ export class RedisStore implements Store {
     redis.defineCommand('storeRecordFill', { lua: RECORD_FILL_LUA, numberOfKeys: 3 });
     redis.defineCommand('storeAppendLedger', { lua: APPEND_LEDGER_LUA, numberOfKeys: 2 });
     redis.defineCommand('storeReadListed', { lua: READ_LISTED_LUA, numberOfKeys: 2 });
-    redis.defineCommand('storeAdvanceOperation', { lua: ADVANCE_OPERATION_LUA, numberOfKeys: 7 });
-    redis.defineCommand('storeSwitchMode', { lua: SWITCH_MODE_LUA, numberOfKeys: 5 });
+    redis.defineCommand('storeAdvanceOperation', { lua: ADVANCE_OPERATION_LUA, numberOfKeys: 8 });
+    redis.defineCommand('storeSwitchMode', { lua: SWITCH_MODE_LUA, numberOfKeys: 6 });
     this.scripts = redis as unknown as StoreScripts;
   }
 
@@ -179,6 +191,7 @@ export class RedisStore implements Store {
       k.allPositions,
       k.openPositions,
       k.positionsAwaitingFunding,
+      k.operationStates,
       op.id,
       from,
       encode(op),
@@ -189,6 +202,7 @@ export class RedisStore implements Store {
       position ? encode(position) : '',
       String(position?.openedAtMs ?? 0),
       !position ? '' : position.status === 'open' ? 'open' : position.fundingComplete ? 'done' : 'awaiting',
+      op.state,
     );
     if (answer[0] === 'ok') return { ok: true };
     if (answer[0] === 'mode') return { ok: false, reason: 'mode', epoch: Number(answer[1]) };
@@ -271,7 +285,8 @@ export class RedisStore implements Store {
 
   async switchMode(mode: TradingMode, exceptOperationId: string): Promise<SwitchResult> {
     const k = this.keys;
-    const [switched = 0, a = 0, b = 0] = await this.scripts.storeSwitchMode(k.openPositions, k.unfinishedOperations, k.operations, k.mode, k.modeEpoch, mode, exceptOperationId);
+    const [switched = 0, a = 0, b = 0] = await this.scripts.storeSwitchMode(k.openPositions, k.unfinishedOperations, k.operations, k.mode, k.modeEpoch, k.operationStates, mode, exceptOperationId);
+    if (switched === -1) return { switched: false, lost: true };
     return switched === 1 ? { switched: true, epoch: a } : { switched: false, openPositions: a, busyOperations: b };
   }
 
@@ -295,7 +310,7 @@ export class RedisStore implements Store {
   }
 
   private writeOperation(tx: ChainableCommander, op: Operation): ChainableCommander {
-    tx.hset(this.keys.operations, op.id, encode(op));
+    tx.hset(this.keys.operations, op.id, encode(op)).hset(this.keys.operationStates, op.id, op.state);
     if (FINISHED_STATES.has(op.state)) return tx.zrem(this.keys.unfinishedOperations, op.id);
     return tx.zadd(this.keys.unfinishedOperations, op.createdAtMs, op.id);
   }
@@ -323,6 +338,7 @@ export class RedisStore implements Store {
 function keysFor(prefix: string) {
   return {
     operations: `${prefix}operations`,
+    operationStates: `${prefix}operations:state`,
     unfinishedOperations: `${prefix}operations:unfinished`,
     positions: `${prefix}positions`,
     openPositions: `${prefix}positions:open`,

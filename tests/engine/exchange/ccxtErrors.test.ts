@@ -29,9 +29,10 @@ describe('mapCcxtError', () => {
     { error: ccxt.AuthenticationError, placing: OrderRejectedError, placeCode: 'VENUE_AUTH', placeReaction: 'alert', readCode: 'VENUE_AUTH', readReaction: 'alert' },
     { error: ccxt.PermissionDenied, placing: OrderRejectedError, placeCode: 'VENUE_AUTH', placeReaction: 'alert', readCode: 'VENUE_AUTH', readReaction: 'alert' },
     { error: ccxt.AccountSuspended, placing: OrderRejectedError, placeCode: 'VENUE_AUTH', placeReaction: 'alert', readCode: 'VENUE_AUTH', readReaction: 'alert' },
-    { error: ccxt.BadRequest, placing: OrderRejectedError, placeCode: 'VENUE_BAD_REQUEST', placeReaction: 'alert', readCode: 'VENUE_BAD_REQUEST', readReaction: 'alert' },
+    // A broad class on an order proves nothing was placed (bybit 10014 "request is duplicate" is one): looked up.
+    { error: ccxt.BadRequest, placing: OrderTimeoutError, placeCode: 'ORDER_TIMEOUT', placeReaction: 'alert', readCode: 'VENUE_BAD_REQUEST', readReaction: 'alert' },
     { error: ccxt.BadResponse, placing: OrderTimeoutError, placeCode: 'ORDER_TIMEOUT', placeReaction: 'alert', readCode: 'VENUE_BAD_RESPONSE', readReaction: 'retry' },
-    { error: ccxt.ExchangeError, placing: OrderRejectedError, placeCode: 'VENUE_ERROR', placeReaction: 'alert', readCode: 'VENUE_ERROR', readReaction: 'alert' },
+    { error: ccxt.ExchangeError, placing: OrderTimeoutError, placeCode: 'ORDER_TIMEOUT', placeReaction: 'alert', readCode: 'VENUE_ERROR', readReaction: 'alert' },
   ] as const)('$error.name → $placeCode when placing, $readCode otherwise', ({ error: ErrorClass, placing: PlaceClass, placeCode, placeReaction, readCode, readReaction }) => {
     const err = new ErrorClass('binance {"code":-1,"msg":"venue says no"}');
     const placed = map(err, 'placeOrder');

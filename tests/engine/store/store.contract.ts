@@ -330,9 +330,23 @@ export function storeContract(
     });
 
     describe('switchMode', () => {
+      it('refuses when the switch’s own operation is no longer confirmed (a Cancel or recovery won)', async () => {
+        await store.putOperation(operation('op-gone', 1_000, 'cancelled'));
+        expect(await store.switchMode('live', 'op-gone')).toEqual({ switched: false, lost: true });
+        expect(await store.getMode()).toBeNull();
+      });
+
+      it('reads states of records no JSON reader accepts (a name cut inside an emoji)', async () => {
+        const broken = { ...operation('op-odd', 1_000, 'requested'), requestedBy: { userId: 'u9', name: '\ud83d', chatId: 'c1' } };
+        await store.putOperation(broken);
+        expect(await store.advanceOperation({ ...broken, state: 'cancelled' }, 'requested')).toEqual({ ok: true });
+        await store.putOperation({ ...operation('op-sw', 2_000, 'confirmed'), requestedBy: { userId: 'u9', name: '\ud83d', chatId: 'c1' } });
+        expect(await store.switchMode('live', 'op-sw')).toMatchObject({ switched: true });
+      });
+
       it('switches only when flat: previews do not count, an operation past its preview and an open position do', async () => {
         await store.putOperation(operation('op-preview', 1_000, 'requested'));
-        await store.putOperation(operation('op-switch', 1_000, 'requested'));
+        await store.putOperation(operation('op-switch', 1_000, 'confirmed'));
         const first = await store.switchMode('live', 'op-switch');
         expect(first).toEqual({ switched: true, epoch: (await store.getModeState()).epoch });
         expect(await store.getMode()).toBe('live');

@@ -830,7 +830,11 @@ export class Engine {
         const latest = (await this.deps.store.getOperation(op.id)) ?? op;
         this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome });
       } catch (err) {
-        this.deps.logger.warn({ operationId: op.id, err: err instanceof Error ? err.message : String(err) }, 'unfinished operation not resolved yet; tried again at the next check');
+        const message = err instanceof Error ? err.message : String(err);
+        const latest = await this.deps.store.getOperation(op.id);
+        // Recovery gave up (an undo refused): that ends the operation, and the team must hear it.
+        if (latest && FINISHED_STATES.has(latest.state)) this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome: `recovery failed: ${message}` });
+        else this.deps.logger.warn({ operationId: op.id, err: message }, 'unfinished operation not resolved yet; tried again at the next check');
       }
     }
   }

@@ -43,7 +43,7 @@ function checkHoldings(ctx: InvariantContext, mode: TradingMode, coin: string, o
     const step = ctx.venue.instrument(leg === 'spot' ? `${coin}/USDT` : `${coin}/USDT:USDT`).qtyStep;
     if (sameQty(held[leg], recorded[leg], step)) continue;
     const difference = held[leg].minus(recorded[leg]);
-    const after = ctx.journal.lastChangeOf(mode, coin);
+    const after = ctx.journal.lastChangeOf(mode, coin, leg);
     const alerted = ctx.journal.events.some(
       (e) => e.seq > after && e.event.critical && claimOf(ctx.journal, e.event).kind === 'alert' && namesDifference(eventText(e.event), coin, [difference, held[leg]]),
     );

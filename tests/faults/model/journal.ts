@@ -1,5 +1,5 @@
 import type { EngineEvent } from '../../../src/engine/events.js';
-import type { Operation, OperationKind, Position, TradingMode } from '../../../src/engine/domain/types.js';
+import type { LegKind, Operation, OperationKind, Position, TradingMode } from '../../../src/engine/domain/types.js';
 import { belongsTo } from './accounting.js';
 import type { VenueFill } from './venue.js';
 
@@ -37,7 +37,7 @@ export class Journal {
   /** Commands run in this run (for the outcome counts). */
   steps = 0;
   private seq = 0;
-  /** Sequence number of the last change to a coin's holdings or records, by `mode:coin`. */
+  /** Sequence number of the last change to a leg's holdings or records, by `mode:coin:leg`. */
   private readonly lastChange = new Map<string, number>();
 
   constructor(public mode: TradingMode) {}
@@ -46,14 +46,15 @@ export class Journal {
     return ++this.seq;
   }
 
-  changed(mode: TradingMode, coin: string): number {
+  /** A change to `legs` of a coin (a fill changes its leg; a position's record changes both). */
+  changed(mode: TradingMode, coin: string, legs: readonly LegKind[] = ['spot', 'perp']): number {
     const seq = this.next();
-    this.lastChange.set(`${mode}:${coin}`, seq);
+    for (const leg of legs) this.lastChange.set(`${mode}:${coin}:${leg}`, seq);
     return seq;
   }
 
-  lastChangeOf(mode: TradingMode, coin: string): number {
-    return this.lastChange.get(`${mode}:${coin}`) ?? 0;
+  lastChangeOf(mode: TradingMode, coin: string, leg: LegKind): number {
+    return this.lastChange.get(`${mode}:${coin}:${leg}`) ?? 0;
   }
 
   violation(text: string): void {

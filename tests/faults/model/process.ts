@@ -301,7 +301,7 @@ class ProcessStore implements Store {
   private notePaperFill(fill: OrderResult): void {
     this.wiring.onPlacement(fill, 'paper');
     if (fill.filledQty.lte(0)) return;
-    const seq = this.journal.changed('paper', fill.coin);
+    const seq = this.journal.changed('paper', fill.coin, [fill.kind]);
     this.journal.paperFills.push({ seq, clientOrderId: fill.clientOrderId, orderId: fill.orderId, coin: fill.coin, kind: fill.kind, side: fill.side, qty: fill.filledQty, price: fill.avgPrice, feeUsd: fill.feeUsd });
   }
 

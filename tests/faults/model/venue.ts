@@ -61,7 +61,7 @@ export class ModelVenue {
     private readonly prices: ReadonlyMap<string, Decimal>,
     private readonly nowMs: () => number,
     /** Called on every fill; returns the event sequence number it gets. */
-    private readonly onFill: (coin: string) => number,
+    private readonly onFill: (coin: string, leg: LegKind) => number,
   ) {}
 
   tickers(symbols: readonly string[]): Ticker[] {
@@ -185,7 +185,7 @@ export class ModelVenue {
     const sign = request.side === 'buy' ? 1 : -1;
     add(book, QUOTE_ASSET, qty.mul(price).mul(-sign).minus(feeUsd));
     add(book, asset, qty.mul(sign));
-    const seq = this.onFill(request.coin);
+    const seq = this.onFill(request.coin, request.kind);
     this.fills.push({ seq, clientOrderId: request.clientOrderId, orderId: order.orderId, coin: request.coin, kind: request.kind, side: request.side, qty, price, feeUsd });
   }
 

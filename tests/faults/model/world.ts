@@ -95,7 +95,7 @@ export class World implements Wiring {
     const catalog = await new SimulatedExchange({ clock: new ManualClock() }).loadInstruments();
     const instruments = catalog.filter((i) => (COINS as readonly string[]).includes(i.coin));
     const prices = new Map(instruments.map((i) => [i.symbol, new Decimal(SIM_CATALOG.find((c) => c.coin === i.coin)?.price ?? '1')]));
-    const world = new World(config, schedule, (journal, clock) => new ModelVenue(instruments, prices, () => clock.nowMs(), (coin) => journal.changed('live', coin)));
+    const world = new World(config, schedule, (journal, clock) => new ModelVenue(instruments, prices, () => clock.nowMs(), (coin, leg) => journal.changed('live', coin, [leg])));
     if (config.mode === 'paper') await world.store.setMode('paper');
     for (let slot = 0; slot < config.processes; slot += 1) {
       const process = new ModelProcess(slot, 0, world);

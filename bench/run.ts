@@ -95,8 +95,9 @@ async function main(): Promise<void> {
         .map(([command, count]) => `${count} ${command}`)
         .join(', ')}) at ${ms(rtt.p50)} for the smallest round trip = ${ms(redisFloorMs)} if each waited alone. Requests that can go together do (auto-pipelined), ` +
         `but each step needs the one before: the preview reads the mode, hedges, ledger and halt flag together, then writes the operation (2 round trips); the confirm ` +
-        `takes the coin lock, reads the operation, re-reads hedges, ledger and halt flag, stores 'placing' before any order, books both fills, writes position and ` +
-        `operation together, and unlocks (7 round trips, each a durability or exactly-once guarantee). ` +
+        `takes the coin lock, reads the operation, looks for an earlier unfinished operation of the coin, takes the account lock, reads the unfinished operations ` +
+        `and then the hedges (the reservation), stores 'confirmed' compare-and-set within the mode epoch, frees the account lock, stores 'placing' before any ` +
+        `order, books both fills, writes position and operation together, and unlocks (about 12 round trips, each a durability, exactly-once or race guarantee). ` +
         `Of the ${ms(p50(overhead.total))}, the preview takes ${ms(p50(overhead.preview))} and the confirm ${ms(p50(overhead.confirm))} at p50. ` +
         `The same open on MemoryStore with in-process locks takes ${ms(p50(inMemory.total))}, the engine's CPU share.${profileNote(overhead.profile)}`,
       {

@@ -861,7 +861,7 @@ export class Engine {
         if (busy.has(coin)) continue;
         const found = this.compareCoin(mode, coin, balances, open, offsets);
         if (found.differences.length === 0) {
-          if (found.delta) deltas.push(found.delta);
+          deltas.push(...found.deltas);
           continue;
         }
         // Seen without the coin's lock: an open or close of it may be half-way. Look again under it.
@@ -912,7 +912,13 @@ export class Engine {
    * A coin's legs against the records. The hedge's delta compares what each leg holds up to what
    * the hedge booked (beyond that is the records' business, not the hedge's balance).
    */
-  private compareCoin(mode: TradingMode, coin: string, balances: Balances, open: readonly Position[], offsets: HoldingOffsets): { delta: DeltaStatus | null; differences: HoldingDifference[] } {
+  private compareCoin(
+    mode: TradingMode,
+    coin: string,
+    balances: Balances,
+    open: readonly Position[],
+    offsets: HoldingOffsets,
+  ): { delta: DeltaStatus | null; deltas: DeltaStatus[]; differences: HoldingDifference[] } {
     const pair = this.instruments.has(coin) ? this.instruments.pair(coin) : null;
     const differences = compareHoldingsOfCoin({
       mode,
@@ -923,12 +929,11 @@ export class Engine {
       validator: this.validator,
       qtyStep: (leg) => (pair ? (leg === 'spot' ? pair.spot.qtyStep : pair.perp.qtyStep) : ZERO),
     });
-    const position = open.find((p) => p.coin === coin);
-    if (!position) return { delta: null, differences };
     const covered = (leg: 'spot' | 'perp', booked: Decimal): Decimal =>
       Decimal.max(ZERO, Decimal.min(heldQty(balances, coin, leg).minus(offsets[coin]?.[leg] ?? ZERO), booked));
-    const delta = this.validator.check(coin, covered('spot', position.spotLeg.qty), covered('perp', position.perpLeg.qty));
-    return { delta, differences };
+    // One hedge per coin in trading; each stored hedge of the coin gets its delta all the same.
+    const deltas = open.filter((p) => p.coin === coin).map((p) => this.validator.check(coin, covered('spot', p.spotLeg.qty), covered('perp', p.perpLeg.qty)));
+    return { delta: deltas[0] ?? null, deltas, differences };
   }
 
   /** What the records hold of each coin outside its hedges: closes' spot dust, and what an admin accepted. */

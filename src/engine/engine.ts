@@ -834,9 +834,20 @@ export class Engine {
         const latest = await this.deps.store.getOperation(op.id);
         // Recovery gave up (an undo refused): that ends the operation, and the team must hear it.
         if (latest && FINISHED_STATES.has(latest.state)) this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome: `recovery failed: ${message}` });
-        else this.deps.logger.warn({ operationId: op.id, err: message }, 'unfinished operation not resolved yet; tried again at the next check');
+        else await this.remindUnfinished(latest ?? op, message);
       }
     }
+  }
+
+  /** An operation the venue still has not let finish is alerted again every UNFINISHED_REMINDER_MS, not only once. */
+  private async remindUnfinished(op: Operation, reason: string): Promise<void> {
+    this.deps.logger.warn({ operationId: op.id, err: reason }, 'unfinished operation not resolved yet; tried again at the next check');
+    const ageMs = this.deps.clock.nowMs() - op.updatedAtMs;
+    const reminder = Math.floor(ageMs / UNFINISHED_REMINDER_MS);
+    if (reminder < 1 || !(await this.deps.store.claimOnce(`unfinished:${op.id}:${reminder}`, UNFINISHED_REMINDER_MS * 2))) return;
+    const minutes = Math.round(ageMs / 60_000);
+    const message = `${op.kind} ${op.coin} (op ${op.id}) is still unfinished after ${minutes} min: ${reason}. Check the venue by hand; the bot keeps trying at every delta check`;
+    this.events.emit({ type: 'error', critical: true, operation: op, code: 'STILL_UNFINISHED', message });
   }
 
   private async survey(act: boolean): Promise<{ deltas: DeltaStatus[]; differences: HoldingDifference[] }> {
@@ -1262,6 +1273,8 @@ function haltedError(coin: string, differences: readonly HoldingDifference[]): R
  * answered), what the coin holds beyond the records is alerted like any other difference.
  */
 const UNFINISHED_GRACE_MS = 120_000;
+/** How often an operation that stays unfinished is alerted again. */
+const UNFINISHED_REMINDER_MS = 10 * 60_000;
 
 /** Coins with an operation confirmed, not finished and recently moved: their holdings are in the middle of changing. */
 function busyCoins(unfinished: readonly Operation[], nowMs: number): Set<string> {

@@ -482,3 +482,39 @@ describe('8. a lost coin lock stops its holder before the next order', () => {
     expect(await held(venue, 'ETH')).toEqual({ spot: '0', perp: '0' });
   });
 });
+
+describe('an operation the venue never lets finish is not forgotten', () => {
+  it('is alerted again after ten minutes unfinished, once per ten minutes', async () => {
+    let reads = true;
+    const h = await startLive({
+      faults: 'perp:ETH:lost',
+      wrap: (venue) => {
+        const wrapped: Exchange = Object.create(venue) as Exchange;
+        wrapped.fetchOrderByClientId = async (symbol, id) => {
+          if (!reads) throw new Error('venue read failing');
+          return venue.fetchOrderByClientId(symbol, id);
+        };
+        return wrapped;
+      },
+    });
+    const preview = await h.engine.previewOpen('ETH', new Decimal(2000), ALICE);
+    const confirming = h.engine.confirm(preview.operation.id, ALICE).catch((err: unknown) => err as Error);
+    await pass(h.clock, 3_000);
+    expect(await confirming).toMatchObject({ code: 'ORDER_OUTCOME_UNKNOWN' });
+    reads = false;
+    const stillUnfinished = (): EngineEvent[] => h.events.filter((e) => e.type === 'error' && e.code === 'STILL_UNFINISHED');
+    await h.clock.advance(5 * 60_000);
+    await h.engine.refreshPrices();
+    await h.engine.checkDeltas();
+    expect(stillUnfinished()).toEqual([]);
+    await h.clock.advance(6 * 60_000);
+    await h.engine.refreshPrices();
+    await h.engine.checkDeltas();
+    await h.engine.checkDeltas();
+    expect(stillUnfinished()).toHaveLength(1);
+    expect(stillUnfinished()[0]).toMatchObject({ critical: true, message: expect.stringMatching(/open ETH \(op \w+\) is still unfinished after 11 min/) });
+    reads = true;
+    await h.engine.checkDeltas();
+    expect((await h.store.getOperation(preview.operation.id))?.state).toBe('open');
+  });
+});

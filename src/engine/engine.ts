@@ -42,7 +42,7 @@ import { TickerService } from './market/tickerService.js';
 import { DeltaValidator } from './position/deltaValidator.js';
 import { FundingAccrual } from './position/fundingAccrual.js';
 import { FundingCheck, type FundingCheckRecord, type FundingCheckResult } from './position/fundingCheck.js';
-import { ACCOUNT_LOCK, InProcessLocks, coinLock, type Locks } from './position/locks.js';
+import { ACCOUNT_LOCK, InProcessLocks, MODE_LOCK, coinLock, type Locks } from './position/locks.js';
 import { addOffset, coinsToCompare, compareHoldingsOfCoin, differenceKey, heldQty, type HoldingDifference, type HoldingOffsets } from './position/holdings.js';
 import { OperationBook } from './store/operationBook.js';
 import { PositionManager } from './position/positionManager.js';
@@ -503,15 +503,10 @@ export class Engine {
       (o) => o.id !== op.id && o.coin === op.coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'),
     );
     for (const e of earlier) {
-      try {
-        const outcome = await this.manager.recoverHolding(e.id);
-        if (outcome.startsWith('already ')) continue;
-        this.events.emit({ type: 'recovery', critical: true, operation: (await this.deps.store.getOperation(e.id)) ?? e, outcome });
-      } catch (err) {
-        throw new OperationStateError(
-          `an earlier ${e.kind} of ${op.coin} (op ${e.id}) is unfinished and could not be finished yet (${err instanceof Error ? err.message : String(err)}); nothing was placed, try again after the next delta check`,
-        );
-      }
+      if (await this.finishUnfinished(e)) continue;
+      throw new OperationStateError(
+        `an earlier ${e.kind} of ${op.coin} (op ${e.id}) is unfinished and could not be finished yet; nothing was placed, try again after the next delta check`,
+      );
     }
   }
 
@@ -824,18 +819,30 @@ export class Engine {
     for (const op of await this.deps.store.listUnfinishedOperations()) {
       // A mode change is the mode lock's business (its confirm holds it), never a coin's recovery.
       if (op.kind === 'mode' || (op.state !== 'placing' && op.state !== 'confirmed')) continue;
-      try {
-        const outcome = await this.track(this.manager.recover(op.id));
-        if (outcome.startsWith('already ')) continue;
-        const latest = (await this.deps.store.getOperation(op.id)) ?? op;
-        this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome });
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        const latest = await this.deps.store.getOperation(op.id);
-        // Recovery gave up (an undo refused): that ends the operation, and the team must hear it.
-        if (latest && FINISHED_STATES.has(latest.state)) this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome: `recovery failed: ${message}` });
-        else await this.remindUnfinished(latest ?? op, message);
+      await this.track(this.locks.withLock(coinLock(op.coin), () => this.finishUnfinished(op)));
+    }
+  }
+
+  /**
+   * Recovers an unfinished operation (its coin's lock held) and tells the team what came of it:
+   * the outcome, a recovery that gave up, or — while the venue still does not answer — a reminder
+   * now and then. True when the operation is finished now.
+   */
+  private async finishUnfinished(op: Operation): Promise<boolean> {
+    try {
+      const outcome = await this.manager.recoverHolding(op.id);
+      if (!outcome.startsWith('already ')) this.events.emit({ type: 'recovery', critical: true, operation: (await this.deps.store.getOperation(op.id)) ?? op, outcome });
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const latest = await this.deps.store.getOperation(op.id);
+      // Recovery gave up (an undo refused): that ends the operation, and the team must hear it.
+      if (latest && FINISHED_STATES.has(latest.state)) {
+        this.events.emit({ type: 'recovery', critical: true, operation: latest, outcome: `recovery failed: ${message}` });
+        return true;
       }
+      await this.remindUnfinished(latest ?? op, message);
+      return false;
     }
   }
 
@@ -893,7 +900,7 @@ export class Engine {
     // An older unfinished operation of the coin is finished first; while one stays unfinished,
     // nothing is closed over it (its orders may still be counted), only reported.
     const stuck = (): Operation[] => unfinished.filter((o) => o.coin === coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'));
-    for (const o of stuck()) await this.manager.recoverHolding(o.id).catch(() => undefined);
+    for (const o of stuck()) await this.finishUnfinished(o);
     unfinished = await this.deps.store.listUnfinishedOperations();
     const positions = await this.deps.store.listPositions();
     const open = positions.filter((p) => p.status === 'open' && p.mode === mode);
@@ -1286,7 +1293,6 @@ function notFlat(mode: TradingMode, openPositions: number, busyOperations: numbe
   return new ModeChangeError(`not flat: ${openPositions} open hedge(s) and ${busyOperations} operation(s) in progress; close them before switching to ${mode}`);
 }
 
-const MODE_LOCK = 'mode';
 /** Previews whose lock is remembered; a confirm of an older one reads the operation first. */
 const REMEMBERED_PREVIEWS = 1_000;
 

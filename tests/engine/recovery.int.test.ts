@@ -45,8 +45,9 @@ describe('recovery of interrupted operations from Redis', () => {
     expect(alert?.type === 'recovery' && alert.operation.state).toBe('rolled_back');
     const op = await store.getOperation(preview.operation.id);
     expect(op?.state).toBe('rolled_back');
-    expect(op?.steps.map((s) => s.state)).toEqual(['requested', 'confirmed', 'placing', 'rolled_back']);
-    const undo = await store.getFill(`${preview.operation.id}su`);
+    // The recovery round is a step of its own, stored before its undo order.
+    expect(op?.steps.map((s) => s.state)).toEqual(['requested', 'confirmed', 'placing', 'placing', 'rolled_back']);
+    const undo = await store.getFill(`${preview.operation.id}r1su`);
     expect(undo?.side).toBe('sell');
     expect(undo?.filledQty.toString()).toBe(preview.spot.qty.toString());
     expect(await store.getFill(`${preview.operation.id}p`)).toBeNull();
@@ -88,7 +89,7 @@ describe('recovery of interrupted operations from Redis', () => {
     // The rollback wakes the team; an expired preview does not.
     expect(early.events.filter((e) => e.type === 'recovery').map((e) => e.type === 'recovery' && e.operation.coin)).toEqual(['ETH']);
     expect(events.filter((e) => e.type === 'recovery')).toEqual([]);
-    const undone = await store.getFill(`${preview.operation.id}pu`);
+    const undone = await store.getFill(`${preview.operation.id}r1pu`);
     expect(undone?.side).toBe('buy');
   });
 });

@@ -14,12 +14,17 @@ export function newOperationId(nowMs: number): string {
   return `op${nowMs.toString(36)}${randomAlnum(6)}`;
 }
 
+/** A step's own id: a writer knows its own step from another's with the same time and note. */
+export function newStepId(): string {
+  return randomAlnum(8);
+}
+
 export function newPositionId(nowMs: number): string {
   return `p${nowMs.toString(36).slice(-5)}${randomAlnum(3)}`;
 }
 
 /** The purpose of an order within an operation; part of its client order id. */
-export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo' | 'spotrec' | 'perprec' | 'spotlate' | 'perplate';
+export type OrderPurpose = 'spot' | 'perp' | 'spotfix' | 'perpfix' | 'spotundo' | 'perpundo' | 'spotlate' | 'perplate';
 
 const PURPOSE_CODE: Record<OrderPurpose, string> = {
   spot: 's',
@@ -28,8 +33,6 @@ const PURPOSE_CODE: Record<OrderPurpose, string> = {
   perpfix: 'pf',
   spotundo: 'su',
   perpundo: 'pu',
-  spotrec: 'sr',
-  perprec: 'pr',
   spotlate: 'sl',
   perplate: 'pl',
 };

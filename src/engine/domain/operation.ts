@@ -1,4 +1,5 @@
 import { OperationStateError } from './errors.js';
+import { newStepId } from './ids.js';
 import type { Operation, OperationState } from './types.js';
 
 /**
@@ -11,7 +12,8 @@ import type { Operation, OperationState } from './types.js';
 export const TRANSITIONS: Readonly<Record<OperationState, readonly OperationState[]>> = {
   requested: ['confirmed', 'cancelled', 'expired', 'failed'],
   confirmed: ['placing', 'done', 'failed'],
-  placing: ['open', 'closed', 'rolled_back', 'failed'],
+  // placing → placing: a recovery round begins (stored before its first order).
+  placing: ['placing', 'open', 'closed', 'rolled_back', 'failed'],
   open: [],
   closed: [],
   rolled_back: [],
@@ -50,7 +52,7 @@ export function advanceOperation(op: Operation, state: OperationState, note: str
   }
   op.state = state;
   op.updatedAtMs = nowMs;
-  op.steps.push({ atMs: nowMs, state, note });
+  op.steps.push({ atMs: nowMs, state, note, id: newStepId() });
   if (errorCode) {
     op.errorCode = errorCode;
     op.errorMessage = note;

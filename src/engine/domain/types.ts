@@ -216,6 +216,8 @@ export interface OperationStep {
   atMs: number;
   state: OperationState;
   note: string;
+  /** Unique per step written (older records have none). */
+  id?: string;
 }
 
 /** The quote a preview showed; confirming re-checks the market against it. */
@@ -250,6 +252,8 @@ export interface Operation {
   updatedAtMs: number;
   errorCode?: string;
   errorMessage?: string;
+  /** Recovery rounds begun on this operation; each round's orders have client ids of their own. */
+  recoveryRound?: number;
 }
 
 export type LedgerKind = 'deposit' | 'trade' | 'fee' | 'funding';

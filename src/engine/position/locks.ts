@@ -6,6 +6,9 @@ export function coinLock(coin: string): string {
   return `coin:${coin}`;
 }
 
+/** The one lock of mode changes: their confirm holds it, and so does recovering one. */
+export const MODE_LOCK = 'mode';
+
 /** The lock every confirmation of an open takes around its risk check, so limits hold across coins. */
 export const ACCOUNT_LOCK = 'account';
 

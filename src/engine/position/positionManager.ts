@@ -14,17 +14,18 @@ import {
   asBotError,
 } from '../domain/errors.js';
 import { clientOrderId, newPositionId, type OrderPurpose } from '../domain/ids.js';
-import type {
-  ExitTotals,
-  Instrument,
-  Leg,
-  Operation,
-  OperationState,
-  OrderRequest,
-  OrderResult,
-  Position,
-  Side,
-  TradingMode,
+import {
+  FINISHED_STATES,
+  type ExitTotals,
+  type Instrument,
+  type Leg,
+  type Operation,
+  type OperationState,
+  type OrderRequest,
+  type OrderResult,
+  type Position,
+  type Side,
+  type TradingMode,
 } from '../domain/types.js';
 import type { EventBus } from '../events.js';
 import type { Executor } from '../execution/port.js';
@@ -32,7 +33,7 @@ import type { HedgePair, InstrumentInfo } from '../market/instrumentInfo.js';
 import { OperationBook } from '../store/operationBook.js';
 import type { Store } from '../store/port.js';
 import type { DeltaValidator } from './deltaValidator.js';
-import { assertLocksHeld, coinLock, type Locks } from './locks.js';
+import { MODE_LOCK, assertLocksHeld, coinLock, type Locks } from './locks.js';
 
 /**
  * What became of one order, from the venue's own answers: `filled` (a final fill, possibly partial),
@@ -65,13 +66,18 @@ export interface PositionManagerDeps {
 const filledQty = (leg: LegOutcome): Decimal => leg.fill?.filledQty ?? ZERO;
 /** How many times an order of unknown outcome is looked up before the operation is left unfinished. */
 const LOOKUP_ATTEMPTS = 3;
+/** Recovery rounds (each at a delta check) before an operation whose orders the venue never confirms is given up to people. */
+const MAX_RECOVERY_ROUNDS = 5;
+
+/** The client id base of a recovery round's orders: `<op>r<round>`, so no two rounds share an id. */
+function recoveryBase(op: Operation, round: number): string {
+  return `${op.id}r${round}`;
+}
 
 /** How long an order whose fate stayed unknown is looked up again for a late fill. */
 export const LATE_FILL_WATCH_MS = 30 * 60_000;
 const WATCH_KEY = 'late-fill-watch';
 const WATCH_LOCK = 'late-fill-watch';
-/** Orders whose late fill would leave the account off what the operation recorded. */
-const WATCHED_PURPOSES: ReadonlySet<OrderPurpose> = new Set(['spot', 'perp', 'spotfix', 'perpfix']);
 
 /** An order whose fate was unknown when its operation moved on. */
 interface WatchedOrder {
@@ -156,35 +162,63 @@ export class PositionManager {
    */
   async recover(operationId: string): Promise<string> {
     const first = await this.loadOperation(operationId);
-    return this.deps.locks.withLock(coinLock(first.coin), () => this.recoverHolding(operationId));
+    // A mode change's confirm holds the mode lock, not a coin's: a restart waits for it there.
+    return this.deps.locks.withLock(first.kind === 'mode' ? MODE_LOCK : coinLock(first.coin), () => this.recoverHolding(operationId));
   }
 
   /** `recover` for a caller that already holds the operation's coin lock. */
   async recoverHolding(operationId: string): Promise<string> {
-    {
-      const op = await this.loadOperation(operationId);
-      if (op.state === 'requested') {
-        await this.transition(op, 'expired', 'the bot restarted before it was confirmed');
-        return 'preview expired (bot restarted before confirmation); nothing was placed';
-      }
-      if (op.state === 'confirmed') {
-        await this.transition(op, 'failed', 'the bot restarted before any order was sent', 'INTERRUPTED');
-        return 'interrupted before any order was sent; nothing was placed, send it again';
-      }
-      if (op.state !== 'placing') return `already ${op.state}`;
-      return op.kind === 'close' ? this.recoverClose(op) : this.recoverOpen(op);
+    const op = await this.loadOperation(operationId);
+    if (op.state === 'requested') {
+      await this.transition(op, 'expired', 'the bot restarted before it was confirmed');
+      return 'preview expired (bot restarted before confirmation); nothing was placed';
     }
+    if (op.state === 'confirmed') {
+      await this.transition(op, 'failed', 'the bot restarted before any order was sent', 'INTERRUPTED');
+      return 'interrupted before any order was sent; nothing was placed, send it again';
+    }
+    if (op.state !== 'placing') return `already ${op.state}`;
+    const round = (op.recoveryRound ?? 0) + 1;
+    if (round > MAX_RECOVERY_ROUNDS) {
+      const message = `${op.coin} ${op.kind} (op ${op.id}): ${MAX_RECOVERY_ROUNDS} recovery rounds and the venue never confirmed what its orders did; check both legs at the venue and act by hand`;
+      await this.transition(op, 'failed', message, 'RECOVERY_GAVE_UP');
+      this.deps.events.emit({ type: 'error', critical: true, operation: op, code: 'RECOVERY_GAVE_UP', message });
+      return `recovery gave up: ${message}`;
+    }
+    // The round is stored before its first order, so a later round never sends the same client id.
+    let begun = false;
+    const begin = async (): Promise<void> => {
+      if (begun) return;
+      begun = true;
+      op.recoveryRound = round;
+      await this.transition(op, 'placing', `recovery round ${round}`);
+    };
+    return op.kind === 'close' ? this.recoverClose(op, round, begin) : this.recoverOpen(op, round, begin);
   }
 
-  private async recoverOpen(op: Operation): Promise<string> {
+  private async recoverOpen(op: Operation, round: number, begin: () => Promise<void>): Promise<string> {
     const pair = this.deps.instruments.pair(op.coin);
     const executor = this.deps.executors(op.mode);
-    const spotNet = await this.netFilled(executor, op, pair.spot, ['spot'], ['spotfix', 'spotundo', 'spotrec']);
-    const perpNet = await this.netFilled(executor, op, pair.perp, ['perp'], ['perpfix', 'perpundo', 'perprec']);
     const qty = op.quote?.qty ?? ZERO;
-    await this.watchMissing(op, pair.spot, 'buy', qty, ['spot'], spotNet.first ? [spotNet.first] : []);
-    await this.watchMissing(op, pair.perp, 'sell', qty, ['perp'], perpNet.first ? [perpNet.first] : []);
-    await this.unwatch([...spotNet.removed, ...perpNet.removed].map((f) => f.clientOrderId));
+    const earlierRounds = Array.from({ length: round - 1 }, (_, i) => recoveryBase(op, i + 1));
+    const legs = [
+      { leg: 'spot' as const, instrument: pair.spot, opens: 'buy' as const, undoes: 'sell' as const },
+      { leg: 'perp' as const, instrument: pair.perp, opens: 'sell' as const, undoes: 'buy' as const },
+    ];
+    const nets: { net: Decimal; first: OrderResult | null; removed: OrderResult[] }[] = [];
+    for (const { leg, instrument, opens, undoes } of legs) {
+      const added = [this.order(op, leg, instrument, opens, qty)];
+      const removed = [
+        this.order(op, `${leg}fix`, instrument, undoes, qty),
+        this.order(op, `${leg}undo`, instrument, undoes, qty),
+        ...earlierRounds.map((id) => this.order({ id, coin: op.coin }, `${leg}undo`, instrument, undoes, qty)),
+      ];
+      const addedFills = await this.lookupRequests(executor, op, added);
+      const removedFills = await this.lookupRequests(executor, op, removed);
+      await this.watchMissing(op, [...added, ...removed.slice(2)], [...addedFills, ...removedFills]);
+      nets.push({ net: sumQty(addedFills).minus(sumQty(removedFills)), first: addedFills[0] ?? null, removed: removedFills });
+    }
+    const [spotNet, perpNet] = nets as [(typeof nets)[number], (typeof nets)[number]];
     const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
     if (spotNet.net.gt(0) && perpNet.net.gt(0) && delta.withinTolerance && spotNet.first && perpNet.first) {
       const spotEntry = netted(spotNet.first, spotNet.removed, spotNet.net);
@@ -193,19 +227,11 @@ export class PositionManager {
       return `both legs had filled; position ${position.id} is open`;
     }
     const reversals: string[] = [];
-    for (const [leg, net, instrument, side, removed] of [
-      ['spot', spotNet.net, pair.spot, 'sell', spotNet.removed],
-      ['perp', perpNet.net, pair.perp, 'buy', perpNet.removed],
-    ] as const) {
+    for (const [{ leg, instrument, undoes }, { net }] of legs.map((l, i) => [l, nets[i]!] as const)) {
       const undoQty = closable(net, instrument);
       if (undoQty.lte(0)) continue;
-      // A client id already used (the run before the crash sent its undo) is never sent again: it would get that fill back.
-      const purpose = ([`${leg}undo`, `${leg}rec`] as const).find((p) => !removed.some((f) => f.clientOrderId === clientOrderId(op.id, p)));
-      if (!purpose) {
-        await this.transition(op, 'failed', `could not reverse the ${leg} leg: both undo orders were used`, 'RECOVERY_FAILED');
-        throw new DeltaHedgeError(`recovery of ${op.id}: the ${leg} leg (${net.toString()} ${op.coin}) is still held after two undo orders; close it by hand`);
-      }
-      const undo = await this.send(op, executor, purpose, instrument, side, undoQty);
+      await begin();
+      const undo = await this.send({ ...op, id: recoveryBase(op, round) }, executor, `${leg}undo`, instrument, undoes, undoQty);
       this.requireKnown(op, undo);
       if (!undo.fill || !filledQty(undo).eq(undoQty)) {
         await this.transition(op, 'failed', `could not reverse the ${leg} leg`, 'RECOVERY_FAILED');
@@ -213,27 +239,34 @@ export class PositionManager {
       }
       reversals.push(`${leg} ${undoQty.toString()} ${op.coin}${dustNote(net.minus(undoQty))}`);
     }
-    if (reversals.length === 0) {
-      await this.transition(op, 'failed', 'no leg had filled', 'INTERRUPTED');
-      return 'no leg had filled; nothing to undo';
+    if (reversals.length > 0) {
+      await this.transition(op, 'rolled_back', `reversed ${reversals.join(' and ')}`, 'INTERRUPTED');
+      return `half a hedge was found and rolled back (${reversals.join(', ')})`;
     }
-    await this.transition(op, 'rolled_back', `reversed ${reversals.join(' and ')}`, 'INTERRUPTED');
-    return `half a hedge was found and rolled back (${reversals.join(', ')})`;
+    if (spotNet.first || perpNet.first) {
+      await this.transition(op, 'rolled_back', 'what had filled was already reversed', 'INTERRUPTED');
+      return 'what had filled was already reversed; nothing is held';
+    }
+    await this.transition(op, 'failed', 'no leg had filled', 'INTERRUPTED');
+    return 'no leg had filled; nothing to undo';
   }
 
-  private async recoverClose(op: Operation): Promise<string> {
+  private async recoverClose(op: Operation, round: number, begin: () => Promise<void>): Promise<string> {
     const position = await this.loadOpenPosition(op);
     const executor = this.deps.executors(position.mode);
     const pair = this.deps.instruments.pair(op.coin);
-    const spotFills = await this.lookupAll(executor, op, position.spotLeg.symbol, ['spot', 'spotfix', 'spotrec']);
-    const perpFills = await this.lookupAll(executor, op, position.perpLeg.symbol, ['perp', 'perpfix', 'perprec']);
-    const watched = new Set([
-      ...(await this.watchMissing(op, pair.spot, 'sell', position.spotLeg.qty, ['spot', 'spotfix'], spotFills)),
-      ...(await this.watchMissing(op, pair.perp, 'buy', position.perpLeg.qty, ['perp', 'perpfix'], perpFills)),
-      // Never sent again either: a fill of one of these is counted, not repeated.
-      ...[...spotFills, ...perpFills].map((f) => f.clientOrderId),
-    ]);
-    const closed = await this.runClose(op, position, executor, spotFills, perpFills, watched);
+    const earlierRounds = Array.from({ length: round - 1 }, (_, i) => recoveryBase(op, i + 1));
+    const sent = (leg: 'spot' | 'perp', instrument: Instrument, side: Side, qty: Decimal): OrderRequest[] => [
+      this.order(op, leg, instrument, side, qty),
+      this.order(op, `${leg}fix`, instrument, side, qty),
+      ...earlierRounds.map((id) => this.order({ id, coin: op.coin }, leg, instrument, side, qty)),
+    ];
+    const spotSent = sent('spot', pair.spot, 'sell', position.spotLeg.qty);
+    const perpSent = sent('perp', pair.perp, 'buy', position.perpLeg.qty);
+    const spotFills = await this.lookupRequests(executor, op, spotSent);
+    const perpFills = await this.lookupRequests(executor, op, perpSent);
+    await this.watchMissing(op, [...spotSent, ...perpSent], [...spotFills, ...perpFills]);
+    const closed = await this.runClose(op, position, executor, spotFills, perpFills, { base: recoveryBase(op, round), begin });
     return `close finished; position ${closed.id} is closed`;
   }
 
@@ -369,9 +402,8 @@ export class PositionManager {
   }
 
   /**
-   * Closes both legs, each with a second attempt. `watched` (recovery) are client ids that may
-   * have been sent and are watched for a late fill: they are never sent again (the sweep would take
-   * that fill back), so recovery closes the rest with the purposes still unused, its own last.
+   * Closes both legs, each with a second attempt. A recovery round instead sends one order per leg
+   * under client ids of its own round (`recovery.base`), storing the round before the first.
    */
   private async runClose(
     op: Operation,
@@ -379,14 +411,13 @@ export class PositionManager {
     executor: Executor,
     spotFills: OrderResult[],
     perpFills: OrderResult[],
-    watched: ReadonlySet<string> = new Set(),
+    recovery?: { base: string; begin: () => Promise<void> },
   ): Promise<Position> {
     const pair = this.deps.instruments.pair(op.coin);
-    const attempts = (purposes: readonly OrderPurpose[], last: OrderPurpose): OrderPurpose[] =>
-      watched.size === 0 ? [...purposes] : [...purposes, last].filter((p) => !watched.has(clientOrderId(op.id, p)));
+    const sender = recovery ? { ...op, id: recovery.base } : op;
     const legs = [
-      { leg: position.spotLeg, instrument: pair.spot, side: 'sell' as const, fills: spotFills, purposes: attempts(['spot', 'spotfix'], 'spotrec') },
-      { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: attempts(['perp', 'perpfix'], 'perprec') },
+      { leg: position.spotLeg, instrument: pair.spot, side: 'sell' as const, fills: spotFills, purposes: recovery ? (['spot'] as const) : (['spot', 'spotfix'] as const) },
+      { leg: position.perpLeg, instrument: pair.perp, side: 'buy' as const, fills: perpFills, purposes: recovery ? (['perp'] as const) : (['perp', 'perpfix'] as const) },
     ];
     const failures: string[] = [];
     const unresolved: LegOutcome[] = [];
@@ -395,8 +426,9 @@ export class PositionManager {
         for (const purpose of purposes) {
           const remaining = closable(leg.qty.minus(sumQty(fills)), instrument);
           if (remaining.lte(0)) return;
-          if (fills.some((f) => f.clientOrderId === clientOrderId(op.id, purpose))) continue;
-          const outcome = await this.send(op, executor, purpose, instrument, side, remaining);
+          if (fills.some((f) => f.clientOrderId === clientOrderId(sender.id, purpose))) continue;
+          await recovery?.begin();
+          const outcome = await this.send(sender, executor, purpose, instrument, side, remaining);
           // An order of unknown outcome is never followed by another on the same leg: that could sell twice.
           if (outcome.outcome === 'unknown') return void unresolved.push(outcome);
           if (outcome.fill) fills.push(outcome.fill);
@@ -486,21 +518,16 @@ export class PositionManager {
   }
 
   /**
-   * After recovery decided from "the venue does not know it", the orders of `purposes` it did not
-   * find are watched: if one was sent and fills late after all, `sweepLateFills` undoes it, since
-   * the operation went on as if it had not filled.
+   * After recovery decided from "the venue does not know it", the orders it did not find are
+   * watched: if one was sent and fills late after all, `sweepLateFills` undoes it once the
+   * operation is finished, since the operation went on as if it had not filled. What it found is
+   * counted now and no longer watched.
    */
-  private async watchMissing(op: Operation, instrument: Instrument, side: Side, qty: Decimal, purposes: readonly OrderPurpose[], found: readonly OrderResult[]): Promise<string[]> {
-    const missing: string[] = [];
-    for (const purpose of purposes) {
-      const request = this.order(op, purpose, instrument, side, qty);
-      if (found.some((f) => f.clientOrderId === request.clientOrderId)) continue;
-      missing.push(request.clientOrderId);
-      if (WATCHED_PURPOSES.has(purpose)) await this.watch(op, request);
+  private async watchMissing(op: Operation, requests: readonly OrderRequest[], found: readonly OrderResult[]): Promise<void> {
+    for (const request of requests) {
+      if (!found.some((f) => f.clientOrderId === request.clientOrderId)) await this.watch(op, request);
     }
-    // Found now, so counted by this recovery: an earlier recovery's watch of it would undo it a second time.
     await this.unwatch(found.map((f) => f.clientOrderId));
-    return missing;
   }
 
   private async unwatch(clientOrderIds: readonly string[]): Promise<void> {
@@ -557,6 +584,9 @@ export class PositionManager {
     for (const watched of list) {
       const { request } = watched;
       await this.deps.locks.withLock(coinLock(request.coin), async () => {
+        // While its operation is unfinished, recovery counts what the order did: undoing it here would count it twice.
+        const op = await this.deps.store.getOperation(watched.operationId);
+        if (op && !FINISHED_STATES.has(op.state)) return;
         const executor = this.deps.executors(watched.mode);
         let fill: OrderResult | null;
         try {
@@ -682,25 +712,13 @@ export class PositionManager {
     };
   }
 
-  private async netFilled(
-    executor: Executor,
-    op: Operation,
-    instrument: Instrument,
-    adds: readonly OrderPurpose[],
-    subtracts: readonly OrderPurpose[],
-  ): Promise<{ net: Decimal; first: OrderResult | null; removed: OrderResult[] }> {
-    const added = await this.lookupAll(executor, op, instrument.symbol, adds);
-    const removed = await this.lookupAll(executor, op, instrument.symbol, subtracts);
-    return { net: sumQty(added).minus(sumQty(removed)), first: added[0] ?? null, removed };
-  }
-
-  private async lookupAll(executor: Executor, op: Operation, symbol: string, purposes: readonly OrderPurpose[]): Promise<OrderResult[]> {
+  /** The venue's answers for orders of `op` (recovery): final fills; a working one leaves `op` unfinished. */
+  private async lookupRequests(executor: Executor, op: Operation, requests: readonly OrderRequest[]): Promise<OrderResult[]> {
     const fills: OrderResult[] = [];
-    for (const purpose of purposes) {
-      const id = clientOrderId(op.id, purpose);
-      const fill = await executor.lookup(symbol, id);
+    for (const request of requests) {
+      const fill = await executor.lookup(request.symbol, request.clientOrderId);
       if (fill?.status === 'working') {
-        throw new OrderOutcomeUnknownError(`${op.coin} ${op.kind} (op ${op.id}) is unfinished: order ${id} is still working at the venue (${fill.filledQty.toString()} filled so far)`);
+        throw new OrderOutcomeUnknownError(`${op.coin} ${op.kind} (op ${op.id}) is unfinished: order ${request.clientOrderId} is still working at the venue (${fill.filledQty.toString()} filled so far)`);
       }
       if (fill) fills.push(fill);
     }

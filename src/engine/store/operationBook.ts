@@ -46,6 +46,6 @@ export class OperationBook {
     const stored = await this.store.getOperation(op.id);
     const mine = op.steps[op.steps.length - 1];
     const theirs = stored?.steps[stored.steps.length - 1];
-    return stored !== null && stored.steps.length === op.steps.length && mine !== undefined && theirs?.atMs === mine.atMs && theirs.note === mine.note;
+    return stored !== null && mine?.id !== undefined && theirs?.id === mine.id;
   }
 }

@@ -161,6 +161,7 @@ export class RedisStore implements Store {
     redis.on('error', () => undefined);
     const store = new RedisStore(redis, prefix);
     store.ownsClient = true;
+    await store.backfillStates();
     return store;
   }
 
@@ -307,6 +308,21 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.ownsClient) await this.redis.quit();
+  }
+
+  /**
+   * Unfinished operations written before the states hash existed get their state there, read by
+   * JavaScript (which reads any record it wrote), so the Lua scripts never have to decode them.
+   */
+  private async backfillStates(): Promise<void> {
+    const ids = await this.redis.zrange(this.keys.unfinishedOperations, '0', '-1');
+    if (ids.length === 0) return;
+    const states = await this.redis.hmget(this.keys.operationStates, ...ids);
+    for (const [i, id] of ids.entries()) {
+      if (states[i] !== null) continue;
+      const op = await this.getOperation(id);
+      if (op) await this.redis.hsetnx(this.keys.operationStates, id, op.state);
+    }
   }
 
   private writeOperation(tx: ChainableCommander, op: Operation): ChainableCommander {

@@ -275,7 +275,7 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     await h.tickers.refresh(['BTC/USDT:USDT']);
 
     expect(await h.manager.sweepLateFills()).toBe(1);
-    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}su`, `${op.id}pl`]);
+    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}r1su`, `${op.id}pl`]);
     const after = await balances(h);
     expect(balanceOf(after, 'perp', 'BTC-PERP').isZero()).toBe(true);
     expect(balanceOf(after, 'spot', 'BTC').isZero()).toBe(true);
@@ -343,7 +343,7 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     expect(await h.manager.sweepLateFills()).toBe(0);
     expect(await h.store.getValue('late-fill-watch')).toEqual([]);
     expect(eventsOf(h, 'late_fill')).toEqual([]);
-    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}su`]);
+    expect(h.executor.started()).toEqual([`${op.id}s`, `${op.id}p`, `${op.id}r1su`]);
   });
 
   it('reverses the perp leg (client id ending pu) when the spot is rejected', async () => {
@@ -393,7 +393,7 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
 
     // Recovery later: the venue still does not know the perp order, so the spot leg is reversed.
     expect(await h.manager.recover(op.id)).toMatch(/half a hedge was found and rolled back/);
-    const reversal = await h.store.getFill(`${op.id}su`);
+    const reversal = await h.store.getFill(`${op.id}r1su`);
     expect(reversal!.timestampMs - startMs).toBeGreaterThanOrEqual(10_000);
     expect(reversal!.filledQty.eq(BTC_QTY)).toBe(true);
     expect((await stateOf(h, op.id)).state).toBe('rolled_back');
@@ -408,9 +408,9 @@ describe.each(modes)('PositionManager.open (%s)', (mode) => {
     const opening = track(h.manager.open(op.id));
     await giveUp(h);
     await expectRejects(opening.promise, DeltaHedgeTimeout);
-    expect(await h.store.getFill(`${op.id}pu`)).toBeNull();
+    expect(await h.store.getFill(`${op.id}r1pu`)).toBeNull();
     await h.manager.recover(op.id);
-    expect(await h.store.getFill(`${op.id}pu`)).toMatchObject({ side: 'buy', kind: 'perp' });
+    expect(await h.store.getFill(`${op.id}r1pu`)).toMatchObject({ side: 'buy', kind: 'perp' });
     expect((await stateOf(h, op.id)).state).toBe('rolled_back');
   });
 
@@ -691,7 +691,7 @@ describe.each(modes)('PositionManager.recover (%s)', (mode) => {
     await h.executor.execute(request(op, 'spot'));
     const outcome = await h.manager.recover(op.id);
     expect(outcome).toMatch(/rolled back/);
-    const reversal = await h.store.getFill(`${op.id}su`);
+    const reversal = await h.store.getFill(`${op.id}r1su`);
     expect(reversal).toMatchObject({ side: 'sell', kind: 'spot' });
     expect(reversal!.filledQty.eq(BTC_QTY)).toBe(true);
     expect(await h.store.getFill(`${op.id}p`)).toBeNull();
@@ -784,7 +784,7 @@ describe('PositionManager.recover (live venue knows more than the store)', () =>
     expect(await h.store.getFill(`${op.id}s`)).toBeNull();
     await h.manager.recover(op.id);
     expect(await h.store.getFill(`${op.id}s`)).not.toBeNull();
-    expect(await h.store.getFill(`${op.id}su`)).toMatchObject({ side: 'sell' });
+    expect(await h.store.getFill(`${op.id}r1su`)).toMatchObject({ side: 'sell' });
     expect((await stateOf(h, op.id)).state).toBe('rolled_back');
     const venue = await h.exchange.fetchBalances();
     expect((venue.spot.get('BTC') ?? ZERO).isZero()).toBe(true);

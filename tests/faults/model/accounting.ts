@@ -7,7 +7,8 @@ import type { VenueFill } from './venue.js';
 const PURPOSE_CODES = new Set(ORDER_PURPOSES.map((purpose) => clientOrderId('', purpose)));
 
 export function belongsTo(clientOrderId: string, operationId: string): boolean {
-  return clientOrderId.startsWith(operationId) && PURPOSE_CODES.has(clientOrderId.slice(operationId.length));
+  // A recovery round's orders carry `r<round>` between the operation id and the purpose code.
+  return clientOrderId.startsWith(operationId) && PURPOSE_CODES.has(clientOrderId.slice(operationId.length).replace(/^r\d+/, ''));
 }
 
 /** Spot bought minus sold, and perp sold minus bought (the short), by the given orders. */

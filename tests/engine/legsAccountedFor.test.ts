@@ -8,7 +8,7 @@ import { sumLedger } from '../../src/engine/execution/paperExecutor.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 import type { Store } from '../../src/engine/store/port.js';
 import { InProcessLocks, runHolding, type Locks } from '../../src/engine/position/locks.js';
-import { testEngineConfig } from '../support/engineHarness.js';
+import { startLiveEngine, testEngineConfig } from '../support/engineHarness.js';
 
 /**
  * Regression tests of the review "Every leg accounted for": each scenario that broke the promise
@@ -65,11 +65,7 @@ async function startLive(
   const store = options.store ?? new MemoryStore();
   const venue = new SimulatedExchange({ clock, seed: 7, faults: FaultPlan.parse(options.faults), legLatencyMs: options.legLatencyMs ?? 0 });
   const live = options.wrap ? options.wrap(venue) : venue;
-  const engine = await Engine.create({ config: testEngineConfig(options.config), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-  const events: EngineEvent[] = [];
-  engine.subscribe((e) => events.push(e));
-  await engine.start();
-  await engine.setMode('live', ALICE);
+  const { engine, events } = await startLiveEngine({ clock, store, venue, live: live, config: options.config });
   return { engine, clock, store, venue, events };
 }
 
@@ -456,11 +452,7 @@ describe('8. a lost coin lock stops its holder before the next order', () => {
     const clock = new ManualClock();
     const venue = new SimulatedExchange({ clock, seed: 7, faults: FaultPlan.parse('spot:ETH:reject'), legLatencyMs: 100 });
     const store = new MemoryStore();
-    const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: venue, logger: pino({ level: 'silent' }), locks });
-    const events: EngineEvent[] = [];
-    engine.subscribe((e) => events.push(e));
-    await engine.start();
-    await engine.setMode('live', ALICE);
+    const { engine, events } = await startLiveEngine({ clock, store, venue, locks });
     const preview = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
     const confirming = engine.confirm(preview.operation.id, ALICE).catch((err: unknown) => err as Error);
     await until(() => clock.pendingSleeps() > 0, 'both legs in flight');

@@ -4,6 +4,7 @@ import { FaultPlan } from '../../src/engine/exchange/faults.js';
 import { SimulatedExchange } from '../../src/engine/exchange/simulatedExchange.js';
 import type { Exchange } from '../../src/engine/exchange/port.js';
 import type { Store } from '../../src/engine/store/port.js';
+import type { Locks } from '../../src/engine/position/locks.js';
 import { MemoryStore } from '../../src/engine/store/memoryStore.js';
 
 export function testEngineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
@@ -74,4 +75,32 @@ export async function startTestEngine(
   const recovery = await engine.start();
   if (options.live) await engine.setMode('live', { userId: 'admin', name: 'admin', chatId: 'test' });
   return { engine, clock, store, exchange, recovery, events };
+}
+
+/**
+ * An engine trading live on `live` (a simulated venue, or a wrapper of it that misbehaves), with
+ * `venue` serving market data, already started and switched to live; its events collected.
+ */
+export async function startLiveEngine(args: {
+  clock: ManualClock;
+  store: Store;
+  venue: SimulatedExchange;
+  live?: Exchange;
+  config?: Partial<EngineConfig>;
+  locks?: Locks;
+}): Promise<{ engine: Engine; events: EngineEvent[] }> {
+  const engine = await Engine.create({
+    config: testEngineConfig(args.config),
+    clock: args.clock,
+    store: args.store,
+    exchange: args.venue,
+    liveExchange: args.live ?? args.venue,
+    logger: pino({ level: 'silent' }),
+    ...(args.locks ? { locks: args.locks } : {}),
+  });
+  const events: EngineEvent[] = [];
+  engine.subscribe((e) => events.push(e));
+  await engine.start();
+  await engine.setMode('live', { userId: 'admin', name: 'admin', chatId: 'test' });
+  return { engine, events };
 }

@@ -1,13 +1,12 @@
 import * as ccxt from 'ccxt';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Decimal, Engine, ManualClock, type EngineEvent } from '../../../src/engine/index.js';
+import { Decimal, ManualClock } from '../../../src/engine/index.js';
 import { mapCcxtError } from '../../../src/engine/exchange/ccxtErrors.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { testEngineConfig } from '../../support/engineHarness.js';
+import { startLiveEngine } from '../../support/engineHarness.js';
 import { ALICE, pass } from './support.js';
 
 // binance spot {"code":-1013,"msg":"Filter failure: NOTIONAL"}: ccxt 4.5.84 maps -1013 to BadRequest
@@ -28,11 +27,7 @@ describe('a definite refusal filed by ccxt under BadRequest never leaves an oper
       }
       return venue.placeOrder(r);
     };
-    const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-    const events: EngineEvent[] = [];
-    engine.subscribe((e) => events.push(e));
-    await engine.start();
-    await engine.setMode('live', ALICE);
+    const { engine, events } = await startLiveEngine({ clock, store, venue, live: live });
     const open = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
     await engine.confirm(open.operation.id, ALICE);
     refuse = true;

@@ -1,12 +1,11 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Decimal, Engine, ManualClock, type EngineEvent, type Requester } from '../../../src/engine/index.js';
+import { Decimal, ManualClock, type Requester } from '../../../src/engine/index.js';
 import { OrderTimeoutError } from '../../../src/engine/domain/errors.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { testEngineConfig } from '../../support/engineHarness.js';
+import { startLiveEngine } from '../../support/engineHarness.js';
 
 const ALICE: Requester = { userId: 'u1', name: 'alice', chatId: 'ops' };
 const ZERO = new Decimal(0);
@@ -40,11 +39,7 @@ describe('a close finished by recovery stays closed: the late-fill sweep never t
       const store = new MemoryStore();
       const venue = new SimulatedExchange({ clock, seed: 7, faults: new FaultPlan(), legLatencyMs: 0 });
       const live = dropFirst(venue, (r) => r.kind === leg && r.side === (leg === 'spot' ? 'sell' : 'buy'));
-      const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-      const events: EngineEvent[] = [];
-      engine.subscribe((e) => events.push(e));
-      await engine.start();
-      await engine.setMode('live', ALICE);
+      const { engine, events } = await startLiveEngine({ clock, store, venue, live: live });
 
       const open = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
       await engine.confirm(open.operation.id, ALICE);

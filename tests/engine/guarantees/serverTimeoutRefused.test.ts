@@ -1,13 +1,12 @@
 import * as ccxt from 'ccxt';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Decimal, Engine, ManualClock, type EngineEvent, type Requester } from '../../../src/engine/index.js';
+import { Decimal, ManualClock, type Requester } from '../../../src/engine/index.js';
 import { mapCcxtError } from '../../../src/engine/exchange/ccxtErrors.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { testEngineConfig } from '../../support/engineHarness.js';
+import { startLiveEngine } from '../../support/engineHarness.js';
 
 const ALICE: Requester = { userId: 'u1', name: 'alice', chatId: 'ops' };
 const ZERO = new Decimal(0);
@@ -30,11 +29,7 @@ describe('a broad venue error on an order that may have filled is an unknown out
       }
       return fill;
     };
-    const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-    const events: EngineEvent[] = [];
-    engine.subscribe((e) => events.push(e));
-    await engine.start();
-    await engine.setMode('live', ALICE);
+    const { engine, events } = await startLiveEngine({ clock, store, venue, live: live });
     const preview = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
     const { position } = await engine.confirm(preview.operation.id, ALICE);
     // The lookup found the perp filled: the hedge opened, both legs as the venue holds them.

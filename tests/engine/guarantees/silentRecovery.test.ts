@@ -1,12 +1,11 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Decimal, Engine, ManualClock, type EngineEvent } from '../../../src/engine/index.js';
+import { Decimal, ManualClock } from '../../../src/engine/index.js';
 import { OrderTimeoutError, VenueError } from '../../../src/engine/domain/errors.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { testEngineConfig } from '../../support/engineHarness.js';
+import { startLiveEngine } from '../../support/engineHarness.js';
 import { ALICE, pass } from './support.js';
 
 describe('every recovery that finishes an operation is told', () => {
@@ -33,11 +32,7 @@ describe('every recovery that finishes an operation is told', () => {
       readsFail = false; // the rate limit is over by the time the survey reads balances
       return venue.fetchBalances();
     };
-    const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-    const events: EngineEvent[] = [];
-    engine.subscribe((e) => events.push(e));
-    await engine.start();
-    await engine.setMode('live', ALICE);
+    const { engine, events } = await startLiveEngine({ clock, store, venue, live: live });
     const open = await engine.previewOpen('ETH', new Decimal(2000), ALICE);
     openId = open.operation.id;
     const confirming = engine.confirm(openId, ALICE).catch((e: unknown) => e as Error);

@@ -1,12 +1,11 @@
-import pino from 'pino';
-import { Decimal, Engine, ManualClock, type EngineEvent, type Requester } from '../../../src/engine/index.js';
+import { Decimal, ManualClock, type Requester } from '../../../src/engine/index.js';
 import { OrderTimeoutError } from '../../../src/engine/domain/errors.js';
 import type { OrderRequest, OrderResult } from '../../../src/engine/domain/types.js';
 import { FaultPlan } from '../../../src/engine/exchange/faults.js';
 import type { Exchange } from '../../../src/engine/exchange/port.js';
 import { SimulatedExchange } from '../../../src/engine/exchange/simulatedExchange.js';
 import { MemoryStore } from '../../../src/engine/store/memoryStore.js';
-import { testEngineConfig } from '../../support/engineHarness.js';
+import { startLiveEngine } from '../../support/engineHarness.js';
 
 export const ALICE: Requester = { userId: 'u1', name: 'alice', chatId: 'ops' };
 export const ZERO = new Decimal(0);
@@ -49,11 +48,7 @@ export async function controlled(hold: (r: OrderRequest, ctl: Ctl) => boolean) {
     return venue.placeOrder(r);
   };
   live.fetchOrderByClientId = async (s, id) => (held.has(id) ? null : venue.fetchOrderByClientId(s, id));
-  const engine = await Engine.create({ config: testEngineConfig(), clock, store, exchange: venue, liveExchange: live, logger: pino({ level: 'silent' }) });
-  const events: EngineEvent[] = [];
-  engine.subscribe((e) => events.push(e));
-  await engine.start();
-  await engine.setMode('live', ALICE);
+  const { engine, events } = await startLiveEngine({ clock, store, venue, live: live });
   const heldQty = async () => {
     const b = await venue.fetchBalances();
     return { spot: (b.spot.get('ETH') ?? ZERO).toString(), perp: (b.perp.get('ETH-PERP') ?? ZERO).neg().toString() };

@@ -11,7 +11,7 @@ import {
   QuoteMovedError,
 } from './domain/errors.js';
 import { newOperationId } from './domain/ids.js';
-import { advanceOperation } from './domain/operation.js';
+import { advanceOperation, isUnderway } from './domain/operation.js';
 import {
   FINISHED_STATES,
   QUOTE_ASSET,
@@ -500,7 +500,7 @@ export class Engine {
    */
   private async settleEarlier(op: Operation): Promise<void> {
     const earlier = (await this.deps.store.listUnfinishedOperations()).filter(
-      (o) => o.id !== op.id && o.coin === op.coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'),
+      (o) => o.id !== op.id && o.coin === op.coin && o.kind !== 'mode' && isUnderway(o),
     );
     for (const e of earlier) {
       if (await this.finishUnfinished(e)) continue;
@@ -818,7 +818,7 @@ export class Engine {
   private async resumeUnfinished(): Promise<void> {
     for (const op of await this.deps.store.listUnfinishedOperations()) {
       // A mode change is the mode lock's business (its confirm holds it), never a coin's recovery.
-      if (op.kind === 'mode' || (op.state !== 'placing' && op.state !== 'confirmed')) continue;
+      if (op.kind === 'mode' || !isUnderway(op)) continue;
       await this.track(this.locks.withLock(coinLock(op.coin), () => this.finishUnfinished(op)));
     }
   }
@@ -899,7 +899,7 @@ export class Engine {
     if (busyCoins(unfinished, this.deps.clock.nowMs()).has(coin)) return { delta: null, differences: [] };
     // An older unfinished operation of the coin is finished first; while one stays unfinished,
     // nothing is closed over it (its orders may still be counted), only reported.
-    const stuck = (): Operation[] => unfinished.filter((o) => o.coin === coin && o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing'));
+    const stuck = (): Operation[] => unfinished.filter((o) => o.coin === coin && o.kind !== 'mode' && isUnderway(o));
     for (const o of stuck()) await this.finishUnfinished(o);
     unfinished = await this.deps.store.listUnfinishedOperations();
     const positions = await this.deps.store.listPositions();
@@ -1096,7 +1096,7 @@ export class Engine {
     const halted = halt.differences.filter((d) => d.coin === pair.coin);
     if (halted.length > 0) throw haltedError(pair.coin, halted);
     const reserved = unfinished
-      .filter((o) => o.id !== selfId && o.kind === 'open' && (o.state === 'confirmed' || o.state === 'placing'))
+      .filter((o) => o.id !== selfId && o.kind === 'open' && isUnderway(o))
       .filter((o) => !open.some((p) => p.openOperationId === o.id))
       .map((o) => ({ coin: o.coin, notionalUsd: o.notionalUsd ?? ZERO }));
     this.risk.checkOpen({ pair, notionalUsd, openPositions: open, reserved, balances });
@@ -1285,7 +1285,7 @@ const UNFINISHED_REMINDER_MS = 10 * 60_000;
 
 /** Coins with an operation confirmed, not finished and recently moved: their holdings are in the middle of changing. */
 function busyCoins(unfinished: readonly Operation[], nowMs: number): Set<string> {
-  const busy = unfinished.filter((o) => o.kind !== 'mode' && (o.state === 'confirmed' || o.state === 'placing') && nowMs - o.updatedAtMs < UNFINISHED_GRACE_MS);
+  const busy = unfinished.filter((o) => o.kind !== 'mode' && isUnderway(o) && nowMs - o.updatedAtMs < UNFINISHED_GRACE_MS);
   return new Set(busy.map((o) => o.coin));
 }
 

@@ -27,6 +27,11 @@ export function canMove(from: OperationState, to: OperationState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/** Confirmed and not finished: its orders may be out, so its coin's holdings may be changing. */
+export function isUnderway(op: Pick<Operation, 'state'>): boolean {
+  return op.state === 'confirmed' || op.state === 'placing';
+}
+
 /** What an operation is doing, in words for a refusal: "already open", "being placed". */
 export function describeState(state: OperationState): string {
   switch (state) {

@@ -205,7 +205,7 @@ export class PositionManager {
       { leg: 'spot' as const, instrument: pair.spot, opens: 'buy' as const, undoes: 'sell' as const },
       { leg: 'perp' as const, instrument: pair.perp, opens: 'sell' as const, undoes: 'buy' as const },
     ];
-    const nets: { net: Decimal; first: OrderResult | null; removed: OrderResult[] }[] = [];
+    const nets = [];
     for (const { leg, instrument, opens, undoes } of legs) {
       const added = [this.order(op, leg, instrument, opens, qty)];
       const removed = [
@@ -216,7 +216,7 @@ export class PositionManager {
       const addedFills = await this.lookupRequests(executor, op, added);
       const removedFills = await this.lookupRequests(executor, op, removed);
       await this.watchMissing(op, [...added, ...removed.slice(2)], [...addedFills, ...removedFills]);
-      nets.push({ net: sumQty(addedFills).minus(sumQty(removedFills)), first: addedFills[0] ?? null, removed: removedFills });
+      nets.push({ leg, instrument, undoes, net: sumQty(addedFills).minus(sumQty(removedFills)), first: addedFills[0] ?? null, removed: removedFills });
     }
     const [spotNet, perpNet] = nets as [(typeof nets)[number], (typeof nets)[number]];
     const delta = this.deps.validator.check(op.coin, spotNet.net, perpNet.net);
@@ -227,7 +227,7 @@ export class PositionManager {
       return `both legs had filled; position ${position.id} is open`;
     }
     const reversals: string[] = [];
-    for (const [{ leg, instrument, undoes }, { net }] of legs.map((l, i) => [l, nets[i]!] as const)) {
+    for (const { leg, instrument, undoes, net } of nets) {
       const undoQty = closable(net, instrument);
       if (undoQty.lte(0)) continue;
       await begin();
